@@ -1,0 +1,13 @@
+"""PLACEHOLDER: replaced by the helper that owns this module."""
+
+from __future__ import annotations
+
+from gcp.emulator.core import Faults, Handler
+
+
+class Logs:
+    def seed_fluxori(self) -> None:
+        pass
+
+    def handlers(self, faults: Faults) -> list[Handler]:
+        return []

@@ -1,0 +1,51 @@
+"""One plaintext gRPC port serving every emulated Google service."""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+
+from gcp.emulator.cloud_run import CloudRun
+from gcp.emulator.core import Faults
+from gcp.emulator.logs import Logs
+from gcp.emulator.monitoring import Monitoring
+from gcp.emulator.secret_manager import SecretManager
+
+SEEDS = ("fluxori", "empty")
+
+
+class Emulator:
+    """All emulated services with their state; tests and the sandbox read it directly."""
+
+    def __init__(self, seed: str = "fluxori") -> None:
+        if seed not in SEEDS:
+            raise ValueError(f"unknown seed {seed!r}; choose one of {', '.join(SEEDS)}")
+        self.faults = Faults()
+        self.run = CloudRun()
+        self.logs = Logs()
+        self.secrets = SecretManager()
+        self.monitoring = Monitoring(self.run)
+        self._server: grpc.Server | None = None
+        self.port = 0
+        if seed == "fluxori":
+            for part in (self.run, self.logs, self.secrets, self.monitoring):
+                part.seed_fluxori()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> int:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        for part in (self.run, self.logs, self.secrets, self.monitoring):
+            server.add_generic_rpc_handlers(tuple(part.handlers(self.faults)))
+        self.port = server.add_insecure_port(f"{host}:{port}")
+        server.start()
+        self._server = server
+        return self.port
+
+    def stop(self, grace: float | None = 0.5) -> None:
+        if self._server is not None:
+            self._server.stop(grace).wait()
+            self._server = None
