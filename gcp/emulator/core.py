@@ -18,6 +18,8 @@ from google.protobuf.message import Message
 
 if TYPE_CHECKING:
     Handler = grpc.GenericRpcHandler[Any, Any]
+else:
+    Handler = grpc.GenericRpcHandler
 
 
 class EmulatorError(Exception):
