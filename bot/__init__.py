@@ -1,0 +1,1 @@
+"""The Slack-facing application: settings, Bolt app, HTTP server, rendering, CLI."""

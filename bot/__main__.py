@@ -1,0 +1,67 @@
+"""`python -m bot serve|sandbox|socket`: see DESIGN.md "Interfaces"."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from bot import config as config_loader
+from bot import logs
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    serve = sub.add_parser("serve", help="production HTTP server (Cloud Run sets PORT)")
+    serve.add_argument("--port", type=int, default=None)
+    sandbox = sub.add_parser("sandbox", help="everything local: emulators, bot, a web page")
+    sandbox.add_argument("--port", type=int, default=3000)
+    sub.add_parser("socket", help="Socket Mode, for a real workspace without a public URL")
+    args = parser.parse_args(argv)
+    try:
+        if args.mode == "serve":
+            return run_serve(args.port)
+        if args.mode == "sandbox":
+            from bot.sandbox import run_sandbox
+
+            return run_sandbox(args.port)
+        print("Socket Mode is not available yet.", file=sys.stderr)
+        return 2
+    except ConfigError as err:
+        print(
+            f"Cannot start: {len(err.problems)} problem(s) in the configuration:", file=sys.stderr
+        )
+        for problem in err.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+
+
+def run_serve(port: int | None) -> int:
+    settings = Settings.from_environ(os.environ)
+    config_loader.load(settings.config_path, settings.ops_channel)  # fail before forking
+    logs.configure(settings.log_level)
+    from bot import container
+    from bot.server import DRAIN_SECONDS, serve
+    from bot.web import wsgi_app
+
+    built: list[container.Bot] = []
+
+    def load():  # type: ignore[no-untyped-def]
+        bot = container.build(settings)
+        built.append(bot)
+        return wsgi_app(bot.app)
+
+    def on_exit() -> None:
+        for bot in built:
+            bot.deps.queue.drain(DRAIN_SECONDS)
+            bot.close()
+
+    serve(load, port or settings.port, on_exit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

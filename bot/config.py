@@ -1,0 +1,151 @@
+"""`BOT_CONFIG` (TOML) -> the handlers' OpsConfig; without it, the built-in Fluxori defaults.
+
+Example:
+
+    default_env = "prod"
+    channel = "C0123456789"
+    services = ["fluxori-backend", "fluxori-frontend"]
+
+    [environments.prod]
+    project = "fluxori-prod"
+    region = "africa-south1"
+
+    [secrets.jwt-secret]
+    consumers = ["fluxori-backend"]
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from handlers.config import FLUXORI_DEFAULTS, Environment, OpsConfig, SecretSpec
+
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_TOP_KEYS = {
+    "default_env",
+    "channel",
+    "services",
+    "environments",
+    "secrets",
+    "action_ttl_minutes",
+    "rollback_watch_minutes",
+    "policy",
+}
+
+
+def load(path: str, channel_override: str = "") -> OpsConfig:
+    """Load and validate; raises ConfigError with one message per problem."""
+    config = parse(_read(path), path) if path else FLUXORI_DEFAULTS
+    if channel_override:
+        config = _with_channel(config, channel_override)
+    return config
+
+
+def _read(path: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"BOT_CONFIG={path}: no such file."]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([f"BOT_CONFIG={path}: cannot read it ({err})."]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"BOT_CONFIG={path}: not valid TOML ({err})."]) from None
+
+
+def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
+    problems = [f"{source}: unknown key `{k}`." for k in raw if k not in _TOP_KEYS]
+    envs = _environments(raw.get("environments", {}), problems, source)
+    services = _services(raw.get("services", list(FLUXORI_DEFAULTS.services)), problems, source)
+    secrets = _secrets(raw.get("secrets", {}), services, problems, source)
+    default_env = raw.get("default_env", next(iter(envs), ""))
+    if default_env not in envs:
+        problems.append(f"{source}: default_env `{default_env}` is not one of the environments.")
+    channel = raw.get("channel", "")
+    if channel and not (isinstance(channel, str) and _CHANNEL.match(channel)):
+        problems.append(f"{source}: channel `{channel}` must be a channel id like C0123ABCD.")
+    ttl = _positive_int(raw, "action_ttl_minutes", 15, problems, source)
+    watch = _positive_int(raw, "rollback_watch_minutes", 5, problems, source)
+    if problems:
+        raise ConfigError(problems)
+    return OpsConfig(
+        environments=envs,
+        default_env=default_env,
+        services=services,
+        secrets=secrets,
+        channel=channel,
+        action_ttl_minutes=ttl,
+        rollback_watch_minutes=watch,
+        extra={"policy": raw.get("policy", {})},
+    )
+
+
+def _environments(raw: Any, problems: list[str], source: str) -> dict[str, Environment]:
+    if not isinstance(raw, dict) or not raw:
+        problems.append(f"{source}: [environments.NAME] tables are required (project, region).")
+        return {}
+    envs = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            problems.append(f"{source}: environments.{name} must be a table.")
+            continue
+        project, region = table.get("project", ""), table.get("region", "")
+        if not isinstance(project, str) or not _PROJECT.match(project):
+            problems.append(
+                f"{source}: environments.{name}.project `{project}` is not a project id."
+            )
+        if not isinstance(region, str) or not re.match(r"^[a-z]+-[a-z]+\d$", region):
+            problems.append(f"{source}: environments.{name}.region `{region}` is not a region.")
+        envs[name] = Environment(
+            name, str(project), str(region), str(table.get("failover_region", ""))
+        )
+    return envs
+
+
+def _services(raw: Any, problems: list[str], source: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.append(f"{source}: services must be a non-empty list of Cloud Run service names.")
+        return ()
+    for name in raw:
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(f"{source}: service `{name}` is not a valid Cloud Run service name.")
+    return tuple(str(n) for n in raw)
+
+
+def _secrets(
+    raw: Any, services: tuple[str, ...], problems: list[str], source: str
+) -> dict[str, SecretSpec]:
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: [secrets.NAME] must be tables with consumers = [...].")
+        return {}
+    specs = {}
+    for name, table in raw.items():
+        consumers = table.get("consumers", []) if isinstance(table, dict) else None
+        if not isinstance(consumers, list):
+            problems.append(f"{source}: secrets.{name}.consumers must be a list of services.")
+            continue
+        unknown = [c for c in consumers if c not in services]
+        if unknown:
+            problems.append(f"{source}: secrets.{name} consumers {unknown} are not in services.")
+        specs[name] = SecretSpec(name, tuple(consumers))
+    return specs
+
+
+def _positive_int(
+    raw: dict[str, Any], key: str, default: int, problems: list[str], source: str
+) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        problems.append(f"{source}: {key} must be a positive whole number of minutes.")
+        return default
+    return value
+
+
+def _with_channel(config: OpsConfig, channel: str) -> OpsConfig:
+    return replace(config, channel=channel)

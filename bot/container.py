@@ -1,0 +1,65 @@
+"""The composition root: settings -> concrete adapters, Slack client, queue, Bolt app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gcp.logs import LoggingAdapter
+from gcp.monitoring import MonitoringAdapter
+from gcp.run import CloudRunAdapter
+from gcp.secrets import SecretManagerAdapter
+from slack_bolt import App
+
+from bot import config as config_loader
+from bot import logs
+from bot.app import build_app
+from bot.deps import Deps
+from bot.jobs import InlineQueue, Job
+from bot.messenger import Messenger, web_client
+from bot.settings import Settings
+from gcp.clients import CallSettings, Clients
+from handlers.ports import Platform
+
+log = logs.get(__name__)
+
+
+@dataclass
+class Bot:
+    deps: Deps
+    app: App
+    clients: Clients
+
+    def close(self) -> None:
+        self.deps.queue.close()
+        self.clients.close()
+
+
+def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
+    """Wire everything; raises bot.errors.ConfigError for a bad BOT_CONFIG."""
+    for value in (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+    ):
+        logs.register_secret(value)
+    ops_config = config_loader.load(settings.config_path, settings.ops_channel)
+    clients = Clients(settings.gcp_emulator_host or None, call_settings)
+    platform = Platform(
+        run=CloudRunAdapter(clients),
+        logs=LoggingAdapter(clients),
+        monitoring=MonitoringAdapter(clients),
+        secrets=SecretManagerAdapter(clients),
+    )
+    slack = web_client(settings.slack_bot_token, settings.slack_api_url)
+    queue = InlineQueue(lambda job: _dispatch(job, deps))
+    deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue)
+    app = build_app(deps)
+    return Bot(deps, app, clients)
+
+
+def _dispatch(job: Job, deps: Deps) -> None:
+    runner = deps.runners.get(job.kind)
+    if runner is None:
+        log.error("job_kind_unknown", kind=job.kind)
+        return
+    runner(job)

@@ -1,0 +1,101 @@
+"""Settings from the environment (DESIGN.md "Environment"), validated at start-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.errors import ConfigError
+
+GOOGLE_CERTS = "https://www.googleapis.com/oauth2/v1/certs"
+_HOST_PORT = re.compile(r"^[\w.\-]+:\d{1,5}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str
+    slack_app_token: str = ""
+    slack_api_url: str = ""
+    ops_channel: str = ""
+    gcp_emulator_host: str = ""
+    firestore_emulator_host: str = ""
+    pubsub_emulator_host: str = ""
+    config_path: str = ""
+    store: str = "sqlite:fluxori-ops.sqlite"
+    jobs: str = "inline"
+    push_audience: str = ""
+    push_service_account: str = ""
+    google_certs_url: str = GOOGLE_CERTS
+    port: int = 3000
+    log_level: str = "INFO"
+    cloud_run_service: str = ""
+
+    def __repr__(self) -> str:  # tokens must never reach a log line through a repr
+        return f"Settings(store={self.store!r}, jobs={self.jobs!r}, port={self.port})"
+
+    @property
+    def on_cloud_run(self) -> bool:
+        return bool(self.cloud_run_service)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, socket_mode: bool = False) -> Settings:
+        """Read and check every variable; raises ConfigError listing every problem."""
+        env = {k: v.strip() for k, v in environ.items()}
+        problems = _required(env, socket_mode) + _formats(env)
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            slack_bot_token=env["SLACK_BOT_TOKEN"],
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+            slack_api_url=env.get("SLACK_API_URL", ""),
+            ops_channel=env.get("SLACK_OPS_CHANNEL", ""),
+            gcp_emulator_host=env.get("GCP_EMULATOR_HOST", ""),
+            firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST", ""),
+            pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST", ""),
+            config_path=env.get("BOT_CONFIG", ""),
+            store=env.get("BOT_STORE") or "sqlite:fluxori-ops.sqlite",
+            jobs=env.get("BOT_JOBS") or "inline",
+            push_audience=env.get("PUSH_AUDIENCE", ""),
+            push_service_account=env.get("PUSH_SERVICE_ACCOUNT", ""),
+            google_certs_url=env.get("GOOGLE_CERTS_URL") or GOOGLE_CERTS,
+            port=int(env.get("PORT") or 3000),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            cloud_run_service=env.get("K_SERVICE", ""),
+        )
+
+
+def _required(env: Mapping[str, str], socket_mode: bool) -> list[str]:
+    problems = []
+    if not env.get("SLACK_BOT_TOKEN", "").startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN is missing or is not a bot token (it starts with xoxb-).")
+    if socket_mode and not env.get("SLACK_APP_TOKEN", "").startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN is missing or is not an app-level token (xapp-...).")
+    if not socket_mode and not env.get("SLACK_SIGNING_SECRET"):
+        problems.append("SLACK_SIGNING_SECRET is missing (Slack app > Basic Information).")
+    return problems
+
+
+def _formats(env: Mapping[str, str]) -> list[str]:
+    problems = []
+    for name in ("GCP_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"):
+        if env.get(name) and not _HOST_PORT.match(env[name]):
+            problems.append(f"{name}={env[name]!r} must be host:port, e.g. 127.0.0.1:8086.")
+    store = env.get("BOT_STORE", "")
+    if store and store != "firestore" and not (store.startswith("sqlite:") and len(store) > 7):
+        problems.append(f"BOT_STORE={store!r} must be sqlite:PATH or firestore.")
+    if env.get("BOT_JOBS", "inline") not in ("inline", "pubsub", ""):
+        problems.append(f"BOT_JOBS={env['BOT_JOBS']!r} must be inline or pubsub.")
+    port = env.get("PORT", "")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        problems.append(f"PORT={port!r} must be a port number (1-65535).")
+    level = env.get("LOG_LEVEL", "")
+    if level and level.upper() not in LOG_LEVELS:
+        problems.append(f"LOG_LEVEL={level!r} must be one of {', '.join(LOG_LEVELS)}.")
+    url = env.get("SLACK_API_URL", "")
+    if url and not url.startswith(("http://", "https://")):
+        problems.append(f"SLACK_API_URL={url!r} must be an http(s) URL ending in /api/.")
+    return problems

@@ -1,0 +1,76 @@
+"""The action-store port; SQLite and Firestore adapters pass one contract test suite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.store.model import Action, Event, State
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The result of a compare-and-set: `won` says whether this caller made the change."""
+
+    won: bool
+    action: Action | None
+    holder: str = ""  # for a lost service lock: the id of the action holding it
+
+
+@dataclass(frozen=True)
+class Filters:
+    env: str = ""
+    target: str = ""
+    user: str = ""
+    outcome: str = ""
+    states: tuple[State, ...] = ()
+    limit: int = 20
+
+
+class ActionStore(Protocol):
+    def create(self, action: Action) -> None: ...
+
+    def get(self, action_id: str) -> Action | None: ...
+
+    def transition(
+        self,
+        action_id: str,
+        expected: tuple[State, ...],
+        new: State,
+        event: Event,
+        fields: dict[str, Any] | None = None,
+        lock: bool = False,
+    ) -> Claim:
+        """Atomically move from one of `expected` to `new`, adding `event` and `fields`.
+
+        With `lock`, also take the action's service lock (refused, with the holder's id,
+        when another action holds it); moving to a terminal state releases it.
+        """
+        ...
+
+    def update(self, action_id: str, fields: dict[str, Any], event: Event | None = None) -> None:
+        """Set fields that are not the state (card ts, heartbeat) and optionally log an event."""
+        ...
+
+    def search(self, filters: Filters) -> list[Action]:
+        """Newest first."""
+        ...
+
+    def expired_pending(self, now: datetime) -> list[Action]: ...
+
+    def stale_running(self, heartbeat_before: datetime) -> list[Action]: ...
+
+    def first_seen(self, key: str, now: datetime) -> bool:
+        """True exactly once per key, however concurrent the callers (de-duplication)."""
+        ...
+
+    def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
+        """A refused request that never became an action is still on record."""
+        ...
+
+    def refusals(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first."""
+        ...
+
+    def close(self) -> None: ...

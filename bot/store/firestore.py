@@ -1,0 +1,132 @@
+"""Firestore action store (`BOT_STORE=firestore`), for Cloud Run.
+
+Claims are Firestore transactions. Action ids start with random hex, so writes spread over
+the key space. History reads the newest `SCAN` actions by `created_at` and filters them in
+memory: one single-field index, no composite indexes to maintain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from bot.store.base import Claim, Filters
+from bot.store.filtering import matches
+from bot.store.model import TERMINAL, Action, Event, State, event_record, iso
+
+SCAN = 1000
+
+
+class FirestoreStore:
+    def __init__(self, client: firestore.Client, prefix: str = "ops_") -> None:
+        self._db = client
+        self._actions = client.collection(f"{prefix}actions")
+        self._locks = client.collection(f"{prefix}locks")
+        self._seen = client.collection(f"{prefix}seen")
+        self._refusals = client.collection(f"{prefix}refusals")
+
+    def create(self, action: Action) -> None:
+        self._actions.document(action.id).create(action.to_record())
+
+    def get(self, action_id: str) -> Action | None:
+        snap = self._actions.document(action_id).get()
+        return _action(snap) if snap.exists else None
+
+    def transition(
+        self,
+        action_id: str,
+        expected: tuple[State, ...],
+        new: State,
+        event: Event,
+        fields: dict[str, Any] | None = None,
+        lock: bool = False,
+    ) -> Claim:
+        ref = self._actions.document(action_id)
+
+        @firestore.transactional
+        def run(tx: firestore.Transaction) -> Claim:
+            snap = ref.get(transaction=tx)
+            current = _action(snap) if snap.exists else None
+            if current is None or current.state not in expected:
+                return Claim(False, current)
+            lock_ref = self._locks.document(_doc_id(current.lock_key))
+            lock_snap = lock_ref.get(transaction=tx)
+            holder = str(lock_snap.get("action_id")) if lock_snap.exists else ""
+            if lock and holder and holder != action_id:
+                return Claim(False, current, holder)
+            changed = current.moved(new, event, fields or {})
+            if lock:
+                tx.set(lock_ref, {"action_id": action_id})
+            if new in TERMINAL and holder == action_id:
+                tx.delete(lock_ref)
+            tx.set(ref, changed.to_record())
+            return Claim(True, changed)
+
+        result: Claim = run(self._db.transaction())
+        return result
+
+    def update(self, action_id: str, fields: dict[str, Any], event: Event | None = None) -> None:
+        ref = self._actions.document(action_id)
+
+        @firestore.transactional
+        def run(tx: firestore.Transaction) -> None:
+            snap = ref.get(transaction=tx)
+            if snap.exists:
+                current = _action(snap)
+                tx.set(ref, current.moved(current.state, event, fields).to_record())
+
+        run(self._db.transaction())
+
+    def search(self, filters: Filters) -> list[Action]:
+        query = self._actions.order_by("created_at", direction=firestore.Query.DESCENDING)
+        found = []
+        for snap in query.limit(SCAN).stream():
+            action = _action(snap)
+            if matches(action, filters):
+                found.append(action)
+                if len(found) >= filters.limit:
+                    break
+        return found
+
+    def expired_pending(self, now: datetime) -> list[Action]:
+        query = self._actions.where(
+            filter=firestore.FieldFilter("state", "==", State.PENDING.value)
+        )
+        actions = [_action(s) for s in query.stream()]
+        return [a for a in actions if a.expires_at <= now]
+
+    def stale_running(self, heartbeat_before: datetime) -> list[Action]:
+        query = self._actions.where(
+            filter=firestore.FieldFilter("state", "==", State.RUNNING.value)
+        )
+        actions = [_action(s) for s in query.stream()]
+        return [a for a in actions if a.heartbeat_at is None or a.heartbeat_at < heartbeat_before]
+
+    def first_seen(self, key: str, now: datetime) -> bool:
+        try:
+            self._seen.document(_doc_id(key)).create({"key": key, "at": iso(now)})
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
+        self._refusals.add({**event_record(event), "context": context})
+
+    def refusals(self, limit: int = 50) -> list[dict[str, Any]]:
+        query = self._refusals.order_by("at", direction=firestore.Query.DESCENDING).limit(limit)
+        return [s.to_dict() or {} for s in query.stream()]
+
+    def close(self) -> None:
+        self._db.close()  # type: ignore[no-untyped-call]
+
+
+def _doc_id(key: str) -> str:
+    """Document ids may not contain '/'; keys are ours, so a plain substitution is enough."""
+    return key.replace("/", "|")
+
+
+def _action(snap: Any) -> Action:
+    return Action.from_record(snap.to_dict() or {})

@@ -1,0 +1,282 @@
+"""`/ops` grammar: text -> a validated `Command`, or a `UsageError` that names the problem."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from gcp.log_queries import PRESETS
+
+from handlers.config import OpsConfig
+
+
+class UsageError(Exception):
+    """Bad command text; the message is shown to the user as it is."""
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    usage: str
+    summary: str
+    example: str
+    positionals: tuple[str, ...] = ()
+    optional_positionals: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ("env",)
+    mutating: bool = False
+    takes_settings: bool = False
+
+
+VERBS: dict[str, Verb] = {
+    v.name: v
+    for v in (
+        Verb("help", "help", "Show this list of commands.", "/ops help", flags=()),
+        Verb(
+            "status",
+            "status SERVICE",
+            "URL, serving revisions and traffic, scaling, resources, readiness.",
+            "/ops status fluxori-backend --env prod",
+            positionals=("service",),
+        ),
+        Verb(
+            "revisions",
+            "revisions SERVICE [--limit N]",
+            "The newest revisions with image, readiness and traffic.",
+            "/ops revisions fluxori-backend --limit 5",
+            positionals=("service",),
+            flags=("env", "limit"),
+        ),
+        Verb(
+            "errors",
+            "errors SERVICE [--since 1h] [--limit N]",
+            "ERROR-and-above log entries grouped by message, with counts and revisions.",
+            "/ops errors fluxori-backend --since 30m",
+            positionals=("service",),
+            flags=("env", "since", "limit"),
+        ),
+        Verb(
+            "logs",
+            "logs SERVICE PRESET [--since 1h]",
+            "The runbook's log queries: " + ", ".join(PRESETS) + ".",
+            "/ops logs fluxori-backend slow-queries --since 2h",
+            positionals=("service", "preset"),
+            flags=("env", "since", "limit"),
+        ),
+        Verb(
+            "rollback",
+            "rollback SERVICE [--to REVISION]",
+            "Plan moving 100% of traffic to the previous (or a named) revision.",
+            "/ops rollback fluxori-backend --env prod",
+            positionals=("service",),
+            flags=("env", "to"),
+            mutating=True,
+        ),
+        Verb(
+            "scale",
+            "scale SERVICE [min=N] [max=N] [memory=2Gi] [cpu=2] [concurrency=80]",
+            "Plan a change of instances, memory, CPU or concurrency (no values: a form).",
+            "/ops scale fluxori-backend min=5 max=20",
+            positionals=("service",),
+            mutating=True,
+            takes_settings=True,
+        ),
+        Verb(
+            "rotate-secret",
+            "rotate-secret SECRET",
+            "Plan the runbook's JWT secret rotation: new version, new revisions, traffic.",
+            "/ops rotate-secret jwt-secret --env staging",
+            optional_positionals=("secret",),
+            mutating=True,
+        ),
+        Verb(
+            "slo",
+            "slo SERVICE",
+            "SLO compliance, error budget remaining and burn rate.",
+            "/ops slo fluxori-backend",
+            positionals=("service",),
+        ),
+        Verb(
+            "history",
+            "history [SERVICE] [--limit N]",
+            "Recent actions: who did what, approved by whom, with what outcome.",
+            "/ops history fluxori-backend --limit 10",
+            optional_positionals=("service",),
+            flags=("env", "limit", "user", "outcome"),
+        ),
+    )
+}
+
+SCALE_KEYS = ("min", "max", "memory", "cpu", "concurrency")
+_DURATION = re.compile(r"^(\d{1,4})([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+MAX_SINCE = timedelta(days=30)
+MAX_LIMIT = 100
+REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    env: str
+    service: str = ""
+    preset: str = ""
+    secret: str = ""
+    since: timedelta = timedelta(hours=1)
+    limit: int | None = None
+    to_revision: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    user_filter: str = ""
+    outcome_filter: str = ""
+    text: str = ""
+
+    @property
+    def mutating(self) -> bool:
+        return VERBS[self.verb].mutating
+
+
+def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """' Did you mean x?' when a close choice exists, else ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+def parse(text: str, config: OpsConfig) -> Command:
+    """Parse the text after `/ops`; raises UsageError with a message meant for the user."""
+    try:
+        tokens = shlex.split(text.strip())
+    except ValueError as err:
+        raise UsageError(f"I could not read that command ({err}). Check your quotes.") from None
+    if not tokens:
+        return Command(verb="help", env=config.default_env, text=text)
+    verb_name = tokens[0].lower()
+    verb = VERBS.get(verb_name)
+    if verb is None:
+        raise UsageError(
+            f"`{tokens[0]}` is not an /ops command.{suggest(verb_name, tuple(VERBS))}"
+            " Type `/ops help` for the list."
+        )
+    flags, words = _split_flags(tokens[1:], verb)
+    return _build(verb, flags, words, config, text)
+
+
+def _split_flags(tokens: list[str], verb: Verb) -> tuple[dict[str, str], list[str]]:
+    flags: dict[str, str] = {}
+    words: list[str] = []
+    it = iter(tokens)
+    for token in it:
+        if not token.startswith("--"):
+            words.append(token)
+            continue
+        name, _, value = token[2:].partition("=")
+        if name not in verb.flags:
+            allowed = ", ".join(f"--{f}" for f in verb.flags) or "no flags"
+            hint = suggest(name, verb.flags)
+            raise UsageError(f"`{verb.name}` does not take `--{name}`.{hint} It takes {allowed}.")
+        if not value:
+            value = next(it, "")
+        if not value or value.startswith("--"):
+            raise UsageError(f"`--{name}` needs a value. Usage: `/ops {verb.usage}`")
+        flags[name] = value
+    return flags, words
+
+
+def _build(
+    verb: Verb, flags: dict[str, str], words: list[str], config: OpsConfig, text: str
+) -> Command:
+    settings: dict[str, str] = {}
+    if verb.takes_settings:
+        settings = _scale_settings([w for w in words if "=" in w])
+        words = [w for w in words if "=" not in w]
+    values = _positionals(verb, words)
+    env = _env(flags.get("env"), config)
+    service = values.get("service", "")
+    if service:
+        _check_choice(service, config.services, "service")
+    preset = values.get("preset", "")
+    if preset:
+        _check_choice(preset, tuple(PRESETS), "log preset")
+    secret = values.get("secret", "") if verb.name == "rotate-secret" else ""
+    if verb.name == "rotate-secret":
+        secret = secret or next(iter(config.secrets), "")
+        _check_choice(secret, tuple(config.secrets), "secret")
+    return Command(
+        verb=verb.name,
+        env=env,
+        service=service,
+        preset=preset,
+        secret=secret,
+        since=_duration(flags["since"]) if "since" in flags else timedelta(hours=1),
+        limit=_limit(flags["limit"]) if "limit" in flags else None,
+        to_revision=_revision(flags.get("to", "")),
+        settings=settings,
+        user_filter=flags.get("user", ""),
+        outcome_filter=flags.get("outcome", ""),
+        text=text.strip(),
+    )
+
+
+def _positionals(verb: Verb, words: list[str]) -> dict[str, str]:
+    names = verb.positionals + verb.optional_positionals
+    if len(words) < len(verb.positionals):
+        missing = verb.positionals[len(words)]
+        raise UsageError(f"`{verb.name}` needs a {missing}. Usage: `/ops {verb.usage}`")
+    if len(words) > len(names):
+        extra = " ".join(words[len(names) :])
+        raise UsageError(f"I did not expect `{extra}`. Usage: `/ops {verb.usage}`")
+    return dict(zip(names, words, strict=False))
+
+
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        known = ", ".join(f"`{c}`" for c in choices)
+        raise UsageError(f"Unknown {what} `{value}`.{suggest(value, choices)} Known: {known}.")
+
+
+def _env(value: str | None, config: OpsConfig) -> str:
+    if value is None:
+        return config.default_env
+    _check_choice(value, tuple(config.environments), "environment")
+    return value
+
+
+def _duration(value: str) -> timedelta:
+    match = _DURATION.match(value.strip().lower())
+    if not match:
+        raise UsageError(f"`--since {value}` is not a duration. Use e.g. `30m`, `1h`, `2d`.")
+    amount, unit = int(match.group(1)), match.group(2)
+    since = timedelta(**{_UNITS[unit]: amount})
+    if not timedelta(minutes=1) <= since <= MAX_SINCE:
+        raise UsageError(f"`--since {value}` must be between 1m and 30d.")
+    return since
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise UsageError(f"`--limit {value}` must be a whole number from 1 to {MAX_LIMIT}.")
+    return int(value)
+
+
+def _revision(value: str) -> str:
+    if value and not REVISION_NAME.match(value):
+        raise UsageError(f"`--to {value}` is not a revision name (e.g. fluxori-backend-00041-abc).")
+    return value
+
+
+def _scale_settings(pairs: list[str]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        key = key.lower()
+        if key not in SCALE_KEYS:
+            hint = suggest(key, SCALE_KEYS)
+            raise UsageError(f"`{key}` is not a scale setting.{hint} Use {', '.join(SCALE_KEYS)}.")
+        if not value:
+            raise UsageError(f"`{key}=` needs a value, e.g. `{key}={_EXAMPLES[key]}`.")
+        settings[key] = value
+    return settings
+
+
+_EXAMPLES = {"min": "2", "max": "20", "memory": "2Gi", "cpu": "2", "concurrency": "80"}

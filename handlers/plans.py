@@ -1,0 +1,66 @@
+"""What every change has in common: a plan to preview, a refusal, a result to report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers import blocks as bk
+
+
+class Refusal(Exception):
+    """The change cannot be planned; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a plan's before -> after table."""
+
+    what: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    verb: str
+    env: str
+    target: str
+    title: str
+    changes: tuple[Change, ...]
+    notes: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)  # JSON-safe; what execute needs
+
+    @property
+    def summary(self) -> str:
+        return self.title
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    summary: str
+    details: tuple[str, ...] = ()
+    undo: dict[str, Any] | None = None  # params of a plan that reverses this change
+    followup: dict[str, Any] | None = None  # a suggested next change (e.g. disable old version)
+
+
+Progress = Callable[[str], None]
+
+
+def diff_table(changes: tuple[Change, ...]) -> str:
+    lines = [f"• *{c.what}*: `{c.before}` → `{c.after}`" for c in changes]
+    return "\n".join(lines) or "_nothing changes_"
+
+
+def plan_blocks(plan: Plan, requester: str) -> list[bk.Block]:
+    """The body of a plan card (the buttons are added by the card's owner)."""
+    env_badge = ":rotating_light: *PRODUCTION*" if plan.env == "prod" else f"*{plan.env}*"
+    out = [
+        bk.header(f"Plan: {plan.title}"),
+        bk.section(f"{env_badge} · requested by <@{requester}>\n{diff_table(plan.changes)}"),
+    ]
+    if plan.notes:
+        out.append(bk.context(*[bk.clip(n, 300) for n in plan.notes]))
+    return out

@@ -1,0 +1,18 @@
+"""The Google Cloud ports the handlers act through (concrete adapters are wired in `bot`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gcp.logs import LoggingAdapter
+from gcp.monitoring import MonitoringAdapter
+from gcp.run import CloudRunAdapter
+from gcp.secrets import SecretManagerAdapter
+
+
+@dataclass(frozen=True)
+class Platform:
+    run: CloudRunAdapter
+    logs: LoggingAdapter
+    monitoring: MonitoringAdapter
+    secrets: SecretManagerAdapter

@@ -1,0 +1,119 @@
+"""`/ops scale SERVICE [min=N] [max=N] [memory=2Gi] [cpu=2] [concurrency=80]`."""
+
+from __future__ import annotations
+
+from gcp import run_rules
+from gcp.models import Service, ServiceChange, ServiceRef
+from handlers.plans import Change, Plan, Progress, Refusal, Result
+from handlers.ports import Platform
+
+INT_KEYS = {"min": "min_instances", "max": "max_instances", "concurrency": "concurrency"}
+
+
+def parse_change(settings: dict[str, str]) -> tuple[ServiceChange, list[str]]:
+    """Strings from Slack -> a change, with one message per value that is not well formed."""
+    problems: list[str] = []
+    ints: dict[str, int] = {}
+    for key, field_name in INT_KEYS.items():
+        if key in settings:
+            value = settings[key].strip()
+            if value.isdigit():
+                ints[field_name] = int(value)
+            else:
+                problems.append(f"`{key}={value}` must be a whole number.")
+    memory = settings.get("memory", "").strip() or None
+    cpu = settings.get("cpu", "").strip() or None
+    return ServiceChange(memory=memory, cpu=cpu, **ints), problems
+
+
+def validate(service: Service, change: ServiceChange) -> list[str]:
+    """Cloud Run's rules on the values the service would end up with."""
+    return run_rules.validate(
+        cpu=change.cpu or service.resources.cpu,
+        memory=change.memory or service.resources.memory,
+        concurrency=change.concurrency if change.concurrency is not None else service.concurrency,
+        min_instances=_pick(change.min_instances, service.scaling.min_instances),
+        max_instances=_pick(change.max_instances, service.scaling.max_instances),
+    )
+
+
+def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
+    change, problems = parse_change(settings)
+    problems = problems or validate(service, change)
+    if problems:
+        raise Refusal("These values cannot be applied:\n" + "\n".join(f"• {p}" for p in problems))
+    changes = _changes(service, change)
+    if not changes:
+        raise Refusal(f"`{service.ref.service}` already has those values; nothing to change.")
+    if change.changes_template:
+        _check_template_is_serving(service)
+    notes = (
+        "Creates a new revision from the current template; it takes traffic as today's does."
+        if change.changes_template
+        else "Instance limits apply to the whole service: no new revision.",
+    )
+    return Plan(
+        verb="scale",
+        env=env,
+        target=service.ref.service,
+        title=f"Scale {service.ref.service}",
+        changes=changes,
+        notes=notes,
+        params={"etag": service.etag, "settings": settings},
+    )
+
+
+def _check_template_is_serving(service: Service) -> None:
+    """A template change builds on the latest revision; refuse if that one is not serving.
+
+    After a rollback traffic is pinned to an older revision: a new revision would carry the
+    newer (rolled-back) image and get no traffic, so the change would not help.
+    """
+    latest = service.latest_created_revision
+    if service.serving and latest not in service.serving:
+        raise Refusal(
+            f"Traffic is pinned to `{service.main_revision}` but the template is that of"
+            f" `{latest}`; memory, CPU or concurrency changes would create a revision of"
+            " the newer image that gets no traffic. Change only min/max, or roll forward first."
+        )
+
+
+def _changes(service: Service, change: ServiceChange) -> tuple[Change, ...]:
+    rows = [
+        ("Min instances", service.scaling.min_instances, change.min_instances),
+        ("Max instances", service.scaling.max_instances, change.max_instances),
+        ("Memory", service.resources.memory, change.memory),
+        ("CPU", service.resources.cpu, change.cpu),
+        ("Concurrency", service.concurrency, change.concurrency),
+    ]
+    return tuple(
+        Change(what, str(before), str(after))
+        for what, before, after in rows
+        if after is not None and str(after) != str(before)
+    )
+
+
+def execute(
+    ref: ServiceRef, params: dict[str, object], platform: Platform, progress: Progress
+) -> Result:
+    settings = params["settings"]
+    assert isinstance(settings, dict)
+    change, _ = parse_change({str(k): str(v) for k, v in settings.items()})
+    service = platform.run.update_scaling(
+        ref,
+        change,
+        str(params["etag"]),
+        on_progress=lambda p: progress(f"Applying… {p.elapsed_seconds:.0f}s"),
+    )
+    return Result(
+        ok=True,
+        summary=(
+            f"Now min {service.scaling.min_instances} · max {service.scaling.max_instances}"
+            f" · {service.resources.cpu} CPU · {service.resources.memory}"
+            f" · concurrency {service.concurrency}; serving `{service.main_revision}`."
+        ),
+    )
+
+
+def _pick(new: int | None, current: int) -> int:
+    return current if new is None else new

@@ -1,0 +1,180 @@
+"""One contract for every action store: SQLite, and Firestore through Google's emulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.store import Action, ActionStore, Event, Filters, State
+from bot.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulators)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ActionStore]:
+    """Each adapter, empty."""
+    if request.param == "sqlite":
+        sqlite = SqliteStore(str(tmp_path / "actions.sqlite"))
+        yield sqlite
+        sqlite.close()
+        return
+    from bot.store.firestore import FirestoreStore
+    from tests.emulators import firestore_client
+
+    host = request.getfixturevalue("firestore_emulator")
+    yield FirestoreStore(firestore_client(host), prefix=f"t{uuid.uuid4().hex[:8]}_")
+
+
+def make(n: int = 1, **overrides: object) -> Action:
+    fields: dict[str, object] = {
+        "id": f"a{n:03d}-{uuid.uuid4().hex[:6]}",
+        "verb": "rollback",
+        "env": "prod",
+        "target": "fluxori-backend",
+        "requested_by": "U_ALICE",
+        "created_at": NOW + timedelta(minutes=n),
+        "expires_at": NOW + timedelta(minutes=n + 15),
+        "params": {"to": "fluxori-backend-00041-abc"},
+        "plan": {"etag": "e1", "split": {"a": 100}},
+    }
+    fields.update(overrides)
+    return Action(**fields)  # type: ignore[arg-type]
+
+
+def ev(kind: str, by: str = "U_BOB") -> Event:
+    return Event(NOW, kind, by, f"{kind} detail")
+
+
+def test_create_and_get_round_trip(store: ActionStore) -> None:
+    """Every field, datetimes and events included, comes back as written."""
+    action = make(events=(ev("requested", "U_ALICE"),), channel="C_OPS", thread_ts="1.2")
+    store.create(action)
+    assert store.get(action.id) == action
+    assert store.get("missing") is None
+
+
+def test_transition_happens_once_under_concurrency(store: ActionStore) -> None:
+    """Twenty concurrent approvals of one pending action: exactly one wins."""
+    action = make()
+    store.create(action)
+
+    def approve(i: int) -> bool:
+        claim = store.transition(
+            action.id,
+            (State.PENDING,),
+            State.APPROVED,
+            ev("approved", f"U{i}"),
+            {"approved_by": f"U{i}"},
+        )
+        return claim.won
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(approve, range(20)))
+    assert wins.count(True) == 1
+    stored = store.get(action.id)
+    assert stored is not None
+    assert stored.state is State.APPROVED
+    assert [e.kind for e in stored.events] == ["approved"]
+
+
+def test_transition_from_wrong_state_reports_current(store: ActionStore) -> None:
+    """A late click sees who got there first."""
+    action = make()
+    store.create(action)
+    store.transition(
+        action.id, (State.PENDING,), State.CANCELLED, ev("cancelled"), {"cancelled_by": "U_BOB"}
+    )
+    late = store.transition(action.id, (State.PENDING,), State.APPROVED, ev("approved"))
+    assert not late.won
+    assert late.action is not None
+    assert late.action.cancelled_by == "U_BOB"
+
+
+def test_service_lock_refuses_second_change_until_first_ends(store: ActionStore) -> None:
+    """While one change to a service runs, another is refused with the holder's id."""
+    first, second = make(1), make(2)
+    store.create(first)
+    store.create(second)
+    assert store.transition(
+        first.id, (State.PENDING,), State.APPROVED, ev("approved"), lock=True
+    ).won
+    refused = store.transition(
+        second.id, (State.PENDING,), State.APPROVED, ev("approved"), lock=True
+    )
+    assert (refused.won, refused.holder) == (False, first.id)
+    store.transition(first.id, (State.APPROVED,), State.SUCCEEDED, ev("succeeded"))
+    assert store.transition(
+        second.id, (State.PENDING,), State.APPROVED, ev("approved"), lock=True
+    ).won
+
+
+def test_lock_is_per_environment(store: ActionStore) -> None:
+    """A change in staging does not block one in prod."""
+    prod, staging = make(1), make(2, env="staging")
+    for action in (prod, staging):
+        store.create(action)
+        assert store.transition(
+            action.id, (State.PENDING,), State.APPROVED, ev("approved"), lock=True
+        ).won
+
+
+def test_update_sets_fields_and_appends_event(store: ActionStore) -> None:
+    """Non-state fields (card ts, heartbeat) update without changing the state."""
+    action = make()
+    store.create(action)
+    store.update(action.id, {"card_ts": "9.9", "heartbeat_at": NOW}, ev("step"))
+    stored = store.get(action.id)
+    assert stored is not None
+    assert (stored.card_ts, stored.heartbeat_at, stored.state) == ("9.9", NOW, State.PENDING)
+    assert stored.events[-1].kind == "step"
+
+
+def test_search_newest_first_with_filters(store: ActionStore) -> None:
+    """History lists newest first and filters by env, target, user and outcome."""
+    actions = [
+        make(1),
+        make(2, env="staging"),
+        make(3, target="fluxori-frontend", requested_by="U_CAROL"),
+        make(4, state=State.SUCCEEDED, approved_by="U_CAROL"),
+    ]
+    for action in actions:
+        store.create(action)
+    assert [a.id for a in store.search(Filters())] == [a.id for a in reversed(actions)]
+    assert [a.id for a in store.search(Filters(env="staging"))] == [actions[1].id]
+    assert [a.id for a in store.search(Filters(target="fluxori-frontend"))] == [actions[2].id]
+    assert [a.id for a in store.search(Filters(user="U_CAROL"))] == [actions[3].id, actions[2].id]
+    assert [a.id for a in store.search(Filters(outcome="succeeded"))] == [actions[3].id]
+    assert len(store.search(Filters(limit=2))) == 2
+
+
+def test_expired_and_stale_queries(store: ActionStore) -> None:
+    """Pending past expiry and running without a recent heartbeat are found."""
+    old = make(1, expires_at=NOW - timedelta(minutes=1))
+    fresh = make(2)
+    stale = make(3, state=State.RUNNING, heartbeat_at=NOW - timedelta(minutes=5))
+    alive = make(4, state=State.RUNNING, heartbeat_at=NOW)
+    for action in (old, fresh, stale, alive):
+        store.create(action)
+    assert [a.id for a in store.expired_pending(NOW)] == [old.id]
+    assert [a.id for a in store.stale_running(NOW - timedelta(minutes=1))] == [stale.id]
+
+
+def test_first_seen_is_true_once_under_concurrency(store: ActionStore) -> None:
+    """De-duplication: one of many concurrent callers sees a key first."""
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: store.first_seen("msg/123", NOW), range(16)))
+    assert results.count(True) == 1
+    assert store.first_seen("msg/124", NOW)
+
+
+def test_refusals_are_recorded(store: ActionStore) -> None:
+    """A refused request is on record with who, what and why."""
+    store.record_refusal(Event(NOW, "refused", "U_EVE", "rate limit"), {"verb": "scale"})
+    recorded = store.refusals()
+    assert (recorded[0]["by"], recorded[0]["context"]) == ("U_EVE", {"verb": "scale"})
