@@ -45,14 +45,13 @@ def run_serve(port: int | None) -> int:
     logs.configure(settings.log_level)
     from bot import container
     from bot.server import DRAIN_SECONDS, serve
-    from bot.web import wsgi_app
 
     built: list[container.Bot] = []
 
     def load():  # type: ignore[no-untyped-def]
         bot = container.build(settings)
         built.append(bot)
-        return wsgi_app(bot.app)
+        return bot.wsgi()
 
     def on_exit() -> None:
         for bot in built:

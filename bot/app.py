@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.response import BoltResponse
 
-from bot import commands, logs
+from bot import alert_actions, changes, commands, home, logs, scale_modal
 from bot.deps import Deps
 
 log = logs.get(__name__)
@@ -26,6 +26,10 @@ def build_app(deps: Deps) -> App:
     )
     app.error(on_error)
     commands.register(app, deps)
+    changes.register(app, deps)
+    scale_modal.register(app, deps)
+    alert_actions.register(app, deps)
+    home.register(app, deps)
     return app
 
 

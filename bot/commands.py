@@ -7,10 +7,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import logs
+from bot import changes, history, logs, scale_modal
 from bot.deps import Deps
 from bot.jobs import Job, QueueFull
 from bot.messenger import ChannelUnavailable
+from bot.replies import gcp_problem
 from gcp.errors import GcpError
 from handlers import blocks as bk
 from handlers import help as help_verb
@@ -47,6 +48,8 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     logs.bind_slack(user=body.get("user_id"), command=f"/ops {text}"[:200])
     try:
         cmd = parse(text, deps.config)
+        if cmd.verb == "history":
+            history.filters_for(cmd)
     except UsageError as err:
         log.info("command_rejected", reason=str(err))
         return {"response_type": "ephemeral", "text": f":warning: {err}"}
@@ -56,8 +59,10 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
             "blocks": help_verb.render(deps.config),
             "text": "/ops help",
         }
-    if cmd.verb not in READ_VERBS:
-        return {"response_type": "ephemeral", "text": f"`{cmd.verb}` is not available yet."}
+    if cmd.verb == "scale" and not cmd.settings:
+        return scale_modal.trigger_for_command(body, cmd.env, cmd.service, deps)
+    if cmd.mutating:
+        return changes.enqueue_plan(changes.plan_request(cmd, body), deps)
     payload = {k: body.get(k, "") for k in ("text", "user_id", "channel_id", "response_url")}
     try:
         deps.queue.submit(Job(JOB_KIND, payload))
@@ -92,7 +97,11 @@ def run_command(job: Job, deps: Deps) -> None:
 
 def answer_blocks(cmd: Command, deps: Deps) -> list[bk.Block]:
     try:
+        if cmd.verb == "history":
+            return history.render(cmd, deps)
         return READ_VERBS[cmd.verb](cmd, deps.platform, deps.config)
+    except UsageError as err:
+        return [bk.section(f":warning: {err}")]
     except GcpError as err:
         log.warning("gcp_call_failed", verb=cmd.verb, error=type(err).__name__, detail=err.detail)
         return [
@@ -100,16 +109,3 @@ def answer_blocks(cmd: Command, deps: Deps) -> list[bk.Block]:
                 f":warning: Could not {cmd.verb} `{cmd.service}` in {cmd.env}: {gcp_problem(err)}"
             )
         ]
-
-
-def gcp_problem(err: GcpError) -> str:
-    """Short and actionable; the full detail stays in the logs."""
-    kinds = {
-        "NotFound": "Google Cloud says it does not exist.",
-        "PermissionDenied": "the bot is not allowed to do that.",
-        "QuotaExceeded": "Google Cloud is throttling the bot.",
-        "Unavailable": "Google Cloud did not answer in time.",
-        "Conflict": "it changed in the meantime.",
-        "InvalidArgument": "Google Cloud rejected the request.",
-    }
-    return f"{kinds.get(type(err).__name__, 'the call failed.')} {err.hint}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gcp.logs import LoggingAdapter
 from gcp.monitoring import MonitoringAdapter
@@ -10,15 +11,22 @@ from gcp.run import CloudRunAdapter
 from gcp.secrets import SecretManagerAdapter
 from slack_bolt import App
 
+from bot import alert_intake, logs
 from bot import config as config_loader
-from bot import logs
 from bot.app import build_app
 from bot.deps import Deps
 from bot.jobs import InlineQueue, Job
 from bot.messenger import Messenger, web_client
+from bot.push_auth import PushVerifier
 from bot.settings import Settings
+from bot.store import ActionStore
+from bot.store.sqlite import SqliteStore
+from bot.web import wsgi_app
 from gcp.clients import CallSettings, Clients
 from handlers.ports import Platform
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
 
 log = logs.get(__name__)
 
@@ -29,8 +37,17 @@ class Bot:
     app: App
     clients: Clients
 
+    def wsgi(self) -> WSGIApplication:
+        """The HTTP surface: Slack events, verified push routes, health."""
+        settings = self.deps.settings
+        verifier = PushVerifier(
+            settings.push_audience, settings.push_service_account, settings.google_certs_url
+        )
+        return wsgi_app(self.app, {"/pubsub/alerts": alert_intake.route(self.deps, verifier)})
+
     def close(self) -> None:
         self.deps.queue.close()
+        self.deps.store.close()
         self.clients.close()
 
 
@@ -52,7 +69,8 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     )
     slack = web_client(settings.slack_bot_token, settings.slack_api_url)
     queue = InlineQueue(lambda job: _dispatch(job, deps))
-    deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue)
+    store = open_store(settings)
+    deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue, store)
     app = build_app(deps)
     return Bot(deps, app, clients)
 
@@ -63,3 +81,13 @@ def _dispatch(job: Job, deps: Deps) -> None:
         log.error("job_kind_unknown", kind=job.kind)
         return
     runner(job)
+
+
+def open_store(settings: Settings) -> ActionStore:
+    if settings.store == "firestore":
+        from google.cloud import firestore
+
+        from bot.store.firestore import FirestoreStore
+
+        return FirestoreStore(firestore.Client())
+    return SqliteStore(settings.store.removeprefix("sqlite:"))

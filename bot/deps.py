@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from slack_sdk import WebClient
 
 from bot.jobs import JobQueue, Runner
 from bot.messenger import Messenger
+from bot.policy import Policy
 from bot.settings import Settings
+from bot.store import ActionStore
+from bot.store.model import utcnow
 from handlers.config import OpsConfig
 from handlers.ports import Platform
 
@@ -21,4 +26,7 @@ class Deps:
     slack: WebClient
     messenger: Messenger
     queue: JobQueue
+    store: ActionStore
+    policy: Policy = field(default_factory=Policy)
+    now: Callable[[], datetime] = utcnow
     runners: dict[str, Runner] = field(default_factory=dict)

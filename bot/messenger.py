@@ -86,9 +86,15 @@ class Messenger:
         """Answer through a response_url: ephemeral to the user who acted."""
         response = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers()).send(
             text=text or plain_fallback(blocks, "Fluxori ops"),
-            blocks=blocks,
+            blocks=blocks or None,
             response_type="ephemeral",
             replace_original=replace,
         )
         if response.status_code >= 400:
             log.warning("response_url_failed", status=response.status_code)
+
+    def respond_text(self, response_url: str, text: str) -> None:
+        if response_url:
+            self.respond(response_url, [], text)
+        else:
+            log.warning("reply_without_response_url", text=text[:200])

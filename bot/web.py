@@ -27,6 +27,20 @@ def plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
     return [body]
 
 
+MAX_BODY = 1024 * 1024
+
+
+def read_body(environ: WSGIEnvironment) -> bytes | None:
+    """The request body, or None when it is over MAX_BODY."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY:
+        return None
+    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
+
+
 def healthz(_: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     return plain(start_response, "200 OK", "ok")
 

@@ -131,6 +131,7 @@ class Command:
     user_filter: str = ""
     outcome_filter: str = ""
     text: str = ""
+    env_given: bool = False
 
     @property
     def mutating(self) -> bool:
@@ -215,6 +216,7 @@ def _build(
         user_filter=flags.get("user", ""),
         outcome_filter=flags.get("outcome", ""),
         text=text.strip(),
+        env_given="env" in flags,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gcp.models import Service
 from handlers import blocks as bk
 
 
@@ -44,6 +45,7 @@ class Result:
     details: tuple[str, ...] = ()
     undo: dict[str, Any] | None = None  # params of a plan that reverses this change
     followup: dict[str, Any] | None = None  # a suggested next change (e.g. disable old version)
+    stale: bool = False  # nothing was done: the target changed since the plan
 
 
 Progress = Callable[[str], None]
@@ -64,3 +66,22 @@ def plan_blocks(plan: Plan, requester: str) -> list[bk.Block]:
     if plan.notes:
         out.append(bk.context(*[bk.clip(n, 300) for n in plan.notes]))
     return out
+
+
+def snapshot(service: Service) -> dict[str, str]:
+    """What a plan was made from, to tell the user what changed if the etag no longer matches."""
+    return {
+        "traffic": ", ".join(f"{n} {p}%" for n, p in service.serving.items()),
+        "latest revision": service.latest_created_revision,
+        "instances": f"min {service.scaling.min_instances} max {service.scaling.max_instances}",
+        "resources": f"{service.resources.cpu} CPU {service.resources.memory}",
+        "concurrency": str(service.concurrency),
+    }
+
+
+def differences(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return [
+        f"{key}: `{before.get(key, '?')}` → `{value}`"
+        for key, value in after.items()
+        if before.get(key) != value
+    ]

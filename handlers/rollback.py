@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gcp.models import Revision, Service, ServiceRef
-from handlers.plans import Change, Plan, Progress, Refusal, Result
+from gcp.models import OperationProgress, Revision, Service, ServiceRef, TrafficTarget
+from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 from handlers.ports import Platform
 from handlers.revisions import image_tail
 from handlers.timefmt import age
@@ -61,23 +61,54 @@ def plan(service: Service, revisions: list[Revision], wanted: str, env: str, now
         title=f"Roll back {service.ref.service} to {target.name}",
         changes=(Change("Traffic", before, f"{target.name} 100%"),),
         notes=tuple(notes),
-        params={"etag": service.etag, "to": target.name, "previous_split": split},
+        params={
+            "etag": service.etag,
+            "to": target.name,
+            "previous_split": split,
+            "snapshot": snapshot(service),
+        },
+    )
+
+
+def plan_split(service: Service, split: dict[str, int], env: str) -> Plan:
+    """Undo: put traffic back as it was before a rollback."""
+    if not split or sum(split.values()) != 100:
+        raise Refusal("The previous traffic split is not complete; use `/ops rollback --to`.")
+    if split == service.serving:
+        raise Refusal("Traffic is already split that way; nothing to undo.")
+    before = ", ".join(f"{n} {p}%" for n, p in service.serving.items())
+    after = ", ".join(f"{n} {p}%" for n, p in split.items())
+    return Plan(
+        verb="rollback",
+        env=env,
+        target=service.ref.service,
+        title=f"Restore traffic of {service.ref.service}",
+        changes=(Change("Traffic", before, after),),
+        notes=("Puts traffic back as it was before the rollback.",),
+        params={"etag": service.etag, "split": split, "snapshot": snapshot(service)},
     )
 
 
 def execute(
     ref: ServiceRef, params: dict[str, object], platform: Platform, progress: Progress
 ) -> Result:
-    service = platform.run.pin_revision(
-        ref,
-        str(params["to"]),
-        str(params["etag"]),
-        on_progress=lambda p: progress(f"Moving traffic… {p.elapsed_seconds:.0f}s"),
-    )
-    split = ", ".join(f"`{name}` {pct}%" for name, pct in service.serving.items())
+    def report(p: OperationProgress) -> None:
+        progress(f"Moving traffic… {p.elapsed_seconds:.0f}s")
+
+    split = params.get("split")
+    if isinstance(split, dict):
+        targets = [
+            TrafficTarget(percent=int(pct), revision=str(name)) for name, pct in split.items()
+        ]
+        service = platform.run.set_traffic(ref, targets, str(params["etag"]), on_progress=report)
+    else:
+        service = platform.run.pin_revision(
+            ref, str(params["to"]), str(params["etag"]), on_progress=report
+        )
+    now = ", ".join(f"`{name}` {pct}%" for name, pct in service.serving.items())
     previous = params.get("previous_split")
     return Result(
         ok=True,
-        summary=f"Traffic now: {split}",
+        summary=f"Traffic of `{ref.service}` now: {now}",
         undo={"split": previous} if isinstance(previous, dict) else None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gcp import run_rules
 from gcp.models import Service, ServiceChange, ServiceRef
-from handlers.plans import Change, Plan, Progress, Refusal, Result
+from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 from handlers.ports import Platform
 
 INT_KEYS = {"min": "min_instances", "max": "max_instances", "concurrency": "concurrency"}
@@ -59,7 +59,7 @@ def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
         title=f"Scale {service.ref.service}",
         changes=changes,
         notes=notes,
-        params={"etag": service.etag, "settings": settings},
+        params={"etag": service.etag, "settings": settings, "snapshot": snapshot(service)},
     )
 
 

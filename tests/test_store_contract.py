@@ -178,3 +178,17 @@ def test_refusals_are_recorded(store: ActionStore) -> None:
     store.record_refusal(Event(NOW, "refused", "U_EVE", "rate limit"), {"verb": "scale"})
     recorded = store.refusals()
     assert (recorded[0]["by"], recorded[0]["context"]) == ("U_EVE", {"verb": "scale"})
+
+
+def test_forget_allows_a_key_again(store: ActionStore) -> None:
+    """A failed delivery forgets its key so the redelivery is processed."""
+    assert store.first_seen("msg/9", NOW)
+    store.forget("msg/9")
+    assert store.first_seen("msg/9", NOW)
+
+
+def test_records_round_trip(store: ActionStore) -> None:
+    """Small JSON documents (an alert's card) are stored by kind and key."""
+    store.put_record("alert", "0.abc/1", {"ts": "1.2", "channel": "C_OPS"})
+    assert store.get_record("alert", "0.abc/1") == {"ts": "1.2", "channel": "C_OPS"}
+    assert store.get_record("alert", "missing") is None

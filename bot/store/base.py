@@ -65,6 +65,16 @@ class ActionStore(Protocol):
         """True exactly once per key, however concurrent the callers (de-duplication)."""
         ...
 
+    def forget(self, key: str) -> None:
+        """Undo first_seen for a key whose processing failed, so a redelivery is handled."""
+        ...
+
+    def put_record(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        """Small JSON documents other than actions (e.g. the card an alert opened)."""
+        ...
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
     def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
         """A refused request that never became an action is still on record."""
         ...

@@ -27,6 +27,7 @@ class FirestoreStore:
         self._locks = client.collection(f"{prefix}locks")
         self._seen = client.collection(f"{prefix}seen")
         self._refusals = client.collection(f"{prefix}refusals")
+        self._records = client.collection(f"{prefix}records")
 
     def create(self, action: Action) -> None:
         self._actions.document(action.id).create(action.to_record())
@@ -111,6 +112,16 @@ class FirestoreStore:
         except gexc.AlreadyExists:
             return False
         return True
+
+    def forget(self, key: str) -> None:
+        self._seen.document(_doc_id(key)).delete()
+
+    def put_record(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        self._records.document(_doc_id(f"{kind}:{key}")).set(data)
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        snap = self._records.document(_doc_id(f"{kind}:{key}")).get()
+        return (snap.to_dict() or {}) if snap.exists else None
 
     def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
         self._refusals.add({**event_record(event), "context": context})

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE INDEX IF NOT EXISTS actions_created ON actions (created_at DESC);
 CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, action_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS refusals (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
   data TEXT NOT NULL);
 """
@@ -116,6 +118,24 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO seen (key, at) VALUES (?, ?)", (key, iso(now))
             )
             return cursor.rowcount == 1
+
+    def forget(self, key: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM seen WHERE key = ?", (key,))
+
+    def put_record(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "REPLACE INTO records (kind, key, data) VALUES (?, ?, ?)",
+                (kind, key, json.dumps(data)),
+            )
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT data FROM records WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
 
     def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
         data = json.dumps({**event_record(event), "context": context})

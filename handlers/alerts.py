@@ -1,0 +1,250 @@
+"""Cloud Monitoring incidents (Pub/Sub notification schema 1.2, tolerating 1.1): parse, map to
+the configured environment and service, and choose the runbook's first steps as buttons."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from handlers import blocks as bk
+from handlers.config import OpsConfig
+from handlers.timefmt import human
+
+ACK = "alert.ack"
+BUTTONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "high-error-rate": (
+        ("Show errors", "alert.errors"),
+        ("Recent revisions", "alert.revisions"),
+        ("Roll back", "alert.rollback"),
+    ),
+    "high-latency": (
+        ("Slow requests", "alert.slow_requests"),
+        ("Scale up", "alert.scale_up"),
+        ("Show errors", "alert.errors"),
+    ),
+}
+DEFAULT_BUTTONS = (("Show errors", "alert.errors"), ("Status", "alert.status"))
+UNMAPPED = ":information_source: This alert maps to no configured service: only Acknowledge."
+SEVERITY_ICONS = {
+    "critical": ":red_circle:",
+    "error": ":large_orange_circle:",
+    "warning": ":warning:",
+}
+
+
+class UnreadableAlert(Exception):
+    """The push can never be read; it is acknowledged (no redelivery) and reported."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message_id: str
+    data: bytes
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_id: str
+    state: str  # "open" | "closed"
+    severity: str
+    policy_name: str
+    summary: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    url: str
+    observed: str
+    threshold: str
+    project: str
+    service: str
+    revision: str
+    location: str
+    runbook: str
+    env: str  # "" when it maps to no configured environment
+    documentation: str
+    links: tuple[tuple[str, str], ...] = ()
+    version: str = "1.2"
+
+    @property
+    def key(self) -> str:
+        return f"incident:{self.incident_id}"
+
+    @property
+    def known_service(self) -> bool:
+        return bool(self.env and self.service)
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    try:
+        outer = json.loads(body)
+        message = outer["message"]
+        message_id = str(message.get("messageId") or message.get("message_id") or "")
+        data = base64.b64decode(message.get("data", ""), validate=True)
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as err:
+        raise UnreadableAlert(f"not a Pub/Sub push envelope ({type(err).__name__})") from None
+    if not message_id:
+        raise UnreadableAlert("the envelope has no messageId")
+    attributes = message.get("attributes") or {}
+    return Envelope(message_id, data, {str(k): str(v) for k, v in attributes.items()})
+
+
+def parse_incident(data: bytes, config: OpsConfig) -> Incident:
+    try:
+        doc = json.loads(data)
+        raw = doc["incident"]
+        if not isinstance(raw, dict):
+            raise TypeError("incident is not an object")
+    except (ValueError, KeyError, TypeError) as err:
+        raise UnreadableAlert(f"not a Monitoring incident ({type(err).__name__})") from None
+    state = str(raw.get("state", "")).lower()
+    incident_id = str(raw.get("incident_id", ""))
+    if not incident_id or state not in ("open", "closed"):
+        raise UnreadableAlert("the incident has no incident_id or no open/closed state")
+    labels = _dict(_dict(raw.get("resource")).get("labels"))
+    user_labels = _dict(raw.get("policy_user_labels"))
+    project = str(labels.get("project_id") or raw.get("scoping_project_id") or "")
+    service = str(user_labels.get("service") or labels.get("service_name") or "")
+    env = _environment(str(user_labels.get("environment", "")), project, config)
+    docs = _dict(raw.get("documentation"))
+    return Incident(
+        incident_id=incident_id,
+        state=state,
+        severity=str(raw.get("severity") or "No severity").capitalize(),
+        policy_name=str(raw.get("policy_name") or raw.get("condition_name") or "Alert"),
+        summary=str(raw.get("summary") or ""),
+        started_at=_time(raw.get("started_at")),
+        ended_at=_time(raw.get("ended_at")),
+        url=str(raw.get("url") or ""),
+        observed=str(raw.get("observed_value") or ""),
+        threshold=str(raw.get("threshold_value") or ""),
+        project=project,
+        service=service if service in config.services else "",
+        revision=str(labels.get("revision_name") or ""),
+        location=str(labels.get("location") or ""),
+        runbook=str(user_labels.get("runbook") or ""),
+        env=env,
+        documentation=str(docs.get("content") or ""),
+        links=tuple(
+            (str(link.get("displayName", "link")), str(link.get("url", "")))
+            for link in docs.get("links") or ()
+            if isinstance(link, dict) and link.get("url")
+        ),
+        version=str(doc.get("version") or "1.2"),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _environment(label: str, project: str, config: OpsConfig) -> str:
+    if label in config.environments:
+        return label
+    by_project = {e.project: name for name, e in config.environments.items()}
+    return by_project.get(project, "")
+
+
+def _time(value: Any) -> datetime | None:
+    if value in (None, "", 0):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def buttons_for(incident: Incident) -> tuple[tuple[str, str], ...]:
+    """The runbook's first steps; only Acknowledge for an alert on an unknown service."""
+    if not incident.known_service:
+        return ()
+    return BUTTONS.get(incident.runbook, DEFAULT_BUTTONS)
+
+
+def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
+    icon = SEVERITY_ICONS.get(incident.severity.lower(), ":bell:")
+    where = " · ".join(
+        x
+        for x in (
+            incident.service or "unknown service",
+            incident.env or incident.project,
+            incident.revision,
+        )
+        if x
+    )
+    facts = []
+    if incident.observed or incident.threshold:
+        facts.append(
+            f"*Observed* {incident.observed or '?'} against threshold {incident.threshold or '?'}"
+        )
+    if incident.started_at:
+        facts.append(f"*Started* {bk.slack_date(incident.started_at)}")
+    out = [
+        bk.header(f"{incident.severity}: {incident.policy_name}"),
+        bk.section(f"{icon} {bk.escape(incident.summary) or '_no summary_'}\n*{bk.escape(where)}*"),
+    ]
+    if facts:
+        out.append(bk.section(" · ".join(facts)))
+    out.append(bk.context(*_links(incident)))
+    if not incident.known_service:
+        out.append(bk.context(UNMAPPED))
+    if acked_by:
+        out.append(bk.context(f":eyes: <@{acked_by}> is on it"))
+    elements = [
+        bk.button(label, action_id, incident.key) for label, action_id in buttons_for(incident)
+    ]
+    if not acked_by:
+        elements.append(bk.button("Acknowledge", ACK, incident.key))
+    if elements:
+        out.append(bk.actions(f"alert:{incident.incident_id}"[:255], *elements))
+    return out
+
+
+def _duration(incident: Incident, opened: Incident | None) -> str:
+    start = (opened or incident).started_at or incident.started_at
+    if start and incident.ended_at:
+        return f" after {human(incident.ended_at - start)}"
+    return ""
+
+
+def resolved_reply(incident: Incident, opened: Incident | None) -> list[bk.Block]:
+    observed = f" (now {incident.observed})" if incident.observed else ""
+    return [bk.section(f":white_check_mark: Resolved{_duration(incident, opened)}{observed}.")]
+
+
+def closed_card(incident: Incident, opened: Incident | None, acked_by: str = "") -> list[bk.Block]:
+    duration = _duration(incident, opened)
+    base = opened or incident
+    where = " · ".join(
+        x for x in (base.service or "unknown service", base.env or base.project) if x
+    )
+    out = [
+        bk.header(f"Resolved: {base.policy_name}"),
+        bk.section(
+            f":white_check_mark: Resolved{duration}. {bk.escape(incident.summary)}"
+            f"\n*{bk.escape(where)}*"
+        ),
+        bk.context(*_links(base)),
+    ]
+    if acked_by:
+        out.append(bk.context(f"Handled by <@{acked_by}>"))
+    return out
+
+
+def _links(incident: Incident) -> list[str]:
+    links = [bk.link(incident.url, "Incident")] if incident.url else []
+    links += [bk.link(url, name) for name, url in incident.links[:5]]
+    return links or ["no links"]
+
+
+def unreadable_notice(message_id: str, reason: str) -> list[bk.Block]:
+    return [
+        bk.section(
+            f":grey_question: An alert arrived that I could not read (Pub/Sub message"
+            f" `{message_id}`): {bk.escape(reason)}. Check the Monitoring notification"
+            " channel; details are in the bot's logs."
+        )
+    ]
