@@ -16,7 +16,8 @@ from bot.deps import Deps
 from bot.push_auth import PushAuthError, PushVerifier
 from bot.web import plain, read_body
 from handlers import alerts
-from handlers.alerts import Incident, UnreadableAlert
+from handlers.alerts import Incident
+from handlers.pubsub import UnreadableAlert, parse_envelope
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -47,7 +48,7 @@ def route(deps: Deps, verifier: PushVerifier) -> Any:
 def intake(body: bytes, deps: Deps) -> tuple[str, str]:
     """Handle one verified push; returns the HTTP status line and a short reason."""
     try:
-        envelope = alerts.parse_envelope(body)
+        envelope = parse_envelope(body)
     except UnreadableAlert as err:
         log.error("alert_unreadable", message_id="", reason=str(err))
         _post_notice("unknown", str(err), deps)

@@ -15,8 +15,9 @@ from bot import alert_intake, logs
 from bot import config as config_loader
 from bot.app import build_app
 from bot.deps import Deps
-from bot.jobs import InlineQueue, Job
+from bot.jobs import InlineQueue, Job, JobQueue, Runner
 from bot.messenger import Messenger, web_client
+from bot.pubsub_jobs import PubSubQueue, tasks_route
 from bot.push_auth import PushVerifier
 from bot.settings import Settings
 from bot.store import ActionStore
@@ -43,7 +44,9 @@ class Bot:
         verifier = PushVerifier(
             settings.push_audience, settings.push_service_account, settings.google_certs_url
         )
-        return wsgi_app(self.app, {"/pubsub/alerts": alert_intake.route(self.deps, verifier)})
+        tasks = tasks_route(lambda job: dispatch(job, self.deps), self.deps.store, verifier)
+        routes = {"/pubsub/alerts": alert_intake.route(self.deps, verifier), "/tasks": tasks}
+        return wsgi_app(self.app, routes)
 
     def close(self) -> None:
         self.deps.queue.close()
@@ -68,14 +71,14 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         secrets=SecretManagerAdapter(clients),
     )
     slack = web_client(settings.slack_bot_token, settings.slack_api_url)
-    queue = InlineQueue(lambda job: _dispatch(job, deps))
+    queue = open_queue(settings, lambda job: dispatch(job, deps))
     store = open_store(settings)
     deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue, store)
     app = build_app(deps)
     return Bot(deps, app, clients)
 
 
-def _dispatch(job: Job, deps: Deps) -> None:
+def dispatch(job: Job, deps: Deps) -> None:
     runner = deps.runners.get(job.kind)
     if runner is None:
         log.error("job_kind_unknown", kind=job.kind)
@@ -91,3 +94,11 @@ def open_store(settings: Settings) -> ActionStore:
 
         return FirestoreStore(firestore.Client())
     return SqliteStore(settings.store.removeprefix("sqlite:"))
+
+
+def open_queue(settings: Settings, runner: Runner) -> JobQueue:
+    if settings.jobs == "pubsub":
+        from google.cloud import pubsub_v1
+
+        return PubSubQueue(pubsub_v1.PublisherClient(), settings.jobs_topic)
+    return InlineQueue(runner)

@@ -10,6 +10,7 @@ from bot.errors import ConfigError
 
 GOOGLE_CERTS = "https://www.googleapis.com/oauth2/v1/certs"
 _HOST_PORT = re.compile(r"^[\w.\-]+:\d{1,5}$")
+_TOPIC = re.compile(r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/topics/[A-Za-z][\w.~+%-]{2,254}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -26,6 +27,8 @@ class Settings:
     config_path: str = ""
     store: str = "sqlite:fluxori-ops.sqlite"
     jobs: str = "inline"
+    jobs_topic: str = ""
+    alerts_subscription: str = ""
     push_audience: str = ""
     push_service_account: str = ""
     google_certs_url: str = GOOGLE_CERTS
@@ -59,6 +62,8 @@ class Settings:
             config_path=env.get("BOT_CONFIG", ""),
             store=env.get("BOT_STORE") or "sqlite:fluxori-ops.sqlite",
             jobs=env.get("BOT_JOBS") or "inline",
+            jobs_topic=env.get("BOT_JOBS_TOPIC", ""),
+            alerts_subscription=env.get("ALERTS_SUBSCRIPTION", ""),
             push_audience=env.get("PUSH_AUDIENCE", ""),
             push_service_account=env.get("PUSH_SERVICE_ACCOUNT", ""),
             google_certs_url=env.get("GOOGLE_CERTS_URL") or GOOGLE_CERTS,
@@ -89,6 +94,8 @@ def _formats(env: Mapping[str, str]) -> list[str]:
         problems.append(f"BOT_STORE={store!r} must be sqlite:PATH or firestore.")
     if env.get("BOT_JOBS", "inline") not in ("inline", "pubsub", ""):
         problems.append(f"BOT_JOBS={env['BOT_JOBS']!r} must be inline or pubsub.")
+    if env.get("BOT_JOBS") == "pubsub" and not _TOPIC.match(env.get("BOT_JOBS_TOPIC", "")):
+        problems.append("BOT_JOBS=pubsub needs BOT_JOBS_TOPIC=projects/PROJECT/topics/TOPIC.")
     port = env.get("PORT", "")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         problems.append(f"PORT={port!r} must be a port number (1-65535).")

@@ -3,15 +3,14 @@ the configured environment and service, and choose the runbook's first steps as 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from handlers import blocks as bk
 from handlers.config import OpsConfig
+from handlers.pubsub import UnreadableAlert
 from handlers.timefmt import human
 
 ACK = "alert.ack"
@@ -34,17 +33,6 @@ SEVERITY_ICONS = {
     "error": ":large_orange_circle:",
     "warning": ":warning:",
 }
-
-
-class UnreadableAlert(Exception):
-    """The push can never be read; it is acknowledged (no redelivery) and reported."""
-
-
-@dataclass(frozen=True)
-class Envelope:
-    message_id: str
-    data: bytes
-    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,20 +64,6 @@ class Incident:
     @property
     def known_service(self) -> bool:
         return bool(self.env and self.service)
-
-
-def parse_envelope(body: bytes) -> Envelope:
-    try:
-        outer = json.loads(body)
-        message = outer["message"]
-        message_id = str(message.get("messageId") or message.get("message_id") or "")
-        data = base64.b64decode(message.get("data", ""), validate=True)
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as err:
-        raise UnreadableAlert(f"not a Pub/Sub push envelope ({type(err).__name__})") from None
-    if not message_id:
-        raise UnreadableAlert("the envelope has no messageId")
-    attributes = message.get("attributes") or {}
-    return Envelope(message_id, data, {str(k): str(v) for k, v in attributes.items()})
 
 
 def parse_incident(data: bytes, config: OpsConfig) -> Incident:
