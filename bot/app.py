@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.response import BoltResponse
 
-from bot import alert_actions, changes, commands, home, logs, maintenance, scale_modal
+from bot import alert_actions, changes, commands, home, logs, maintenance, scale_modal, verify
 from bot.deps import Deps
 
 log = logs.get(__name__)
@@ -31,6 +31,7 @@ def build_app(deps: Deps) -> App:
     alert_actions.register(app, deps)
     home.register(app, deps)
     maintenance.register(deps)
+    verify.register(deps)
     return app
 
 

@@ -81,7 +81,7 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
         secrets=secrets,
         channel=channel,
         action_ttl_minutes=ttl,
-        rollback_watch_minutes=watch,
+        rollback_watch_seconds=watch * 60,
         extra={"policy": raw.get("policy", {})},
     )
 

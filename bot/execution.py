@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from bot import cards, logs
+from bot import cards, logs, verify
 from bot.deps import Deps
 from bot.replies import gcp_problem
 from bot.store import Action, Event, State
@@ -47,6 +47,8 @@ def run_approved(action: Action, deps: Deps) -> Action:
         or running
     )
     _report(final, result, deps)
+    if final.verb == "rollback" and result.ok:
+        verify.schedule(final, deps.now(), deps)
     log.info("change_finished", action_id=final.id, verb=final.verb, state=final.state.value)
     return final
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot import logs
@@ -30,8 +31,18 @@ class QueueFull(Exception):
     """The queue is at capacity; the caller tells the user to retry shortly."""
 
 
+class NotYet(Exception):
+    """Raised by a job that ran before its time; the queue delivers it again later."""
+
+    def __init__(self, when: datetime) -> None:
+        super().__init__(f"not before {when.isoformat()}")
+        self.when = when
+
+
 class JobQueue(Protocol):
     def submit(self, job: Job) -> None: ...
+
+    def submit_later(self, job: Job, delay_seconds: float) -> None: ...
 
     def drain(self, timeout: float) -> bool: ...
 
@@ -60,9 +71,23 @@ class InlineQueue:
         # Carry the request's log context (request id, trace, Slack user) into the job.
         self._pool.submit(contextvars.copy_context().run, self._run, job)
 
+    def submit_later(self, job: Job, delay_seconds: float) -> None:
+        timer = threading.Timer(delay_seconds, self._submit_quietly, [job])
+        timer.daemon = True
+        timer.start()
+
+    def _submit_quietly(self, job: Job) -> None:
+        try:
+            self.submit(job)
+        except QueueFull:
+            log.warning("delayed_job_dropped_queue_full", kind=job.kind)
+
     def _run(self, job: Job) -> None:
         try:
             self._runner(job)
+        except NotYet as early:
+            wait = (early.when - datetime.now(early.when.tzinfo)).total_seconds()
+            self.submit_later(job, max(wait, 0.01))
         except Exception:
             log.exception("job_crashed", kind=job.kind)
         finally:

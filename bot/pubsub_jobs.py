@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from google.cloud import pubsub_v1
 
 from bot import logs
-from bot.jobs import Job, QueueFull
+from bot.jobs import Job, NotYet, QueueFull
 from bot.push_auth import PushAuthError, PushVerifier
 from bot.store import ActionStore
 from bot.store.model import utcnow
@@ -43,6 +43,11 @@ class PubSubQueue:
         except Exception as err:  # any publish failure means the job was not queued
             log.warning("job_publish_failed", kind=job.kind, error=type(err).__name__)
             raise QueueFull("could not queue the job") from None
+
+    def submit_later(self, job: Job, delay_seconds: float) -> None:
+        """Published now; /tasks answers 503 until its time, so Pub/Sub's backoff delays it."""
+        del delay_seconds
+        self.submit(job)
 
     def drain(self, timeout: float) -> bool:
         del timeout  # nothing runs in this process between requests
@@ -83,6 +88,9 @@ def run_pushed(body: bytes, run: Callable[[Job], None], store: ActionStore) -> t
         return "200 OK", "duplicate delivery"
     try:
         run(job)
+    except NotYet:
+        store.forget(f"job:{envelope.message_id}")
+        return "503 Service Unavailable", "not due yet; redeliver later"
     except Exception:  # the job's own record carries the outcome; never redeliver forever
         log.exception("job_crashed", kind=job.kind, message_id=envelope.message_id)
         return "200 OK", "job failed; see its record"

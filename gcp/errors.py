@@ -70,6 +70,8 @@ _MAPPING: tuple[tuple[type[Exception], type[GcpError]], ...] = (
 
 def translate(exc: Exception, what: str) -> GcpError:
     """Map a google-api-core exception to the project's error for the operation `what`."""
+    if isinstance(exc, gexc.RetryError) and isinstance(exc.cause, gexc.GoogleAPIError):
+        exc = exc.cause  # retries ran out: report the error that kept coming back (e.g. quota)
     detail = getattr(exc, "message", None) or str(exc)
     for google_type, ours in _MAPPING:
         if isinstance(exc, google_type):

@@ -31,7 +31,7 @@ class OpsConfig:
     secrets: dict[str, SecretSpec]
     channel: str = ""
     action_ttl_minutes: int = 15
-    rollback_watch_minutes: int = 5
+    rollback_watch_seconds: int = 300
     extra: dict[str, object] = field(default_factory=dict)
 
     def env(self, name: str | None) -> Environment:

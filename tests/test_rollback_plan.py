@@ -1,0 +1,94 @@
+"""Choosing a rollback target: the newest Ready, idle revision older than the one serving."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gcp.models import Resources, Revision, Scaling, Service, ServiceRef, TrafficTarget
+from handlers import rollback
+from handlers.plans import Refusal
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+REF = ServiceRef("fluxori-prod", "africa-south1", "fluxori-backend")
+
+
+def rev(n: int, ready: bool = True) -> Revision:
+    return Revision(
+        name=f"fluxori-backend-000{n}-abc",
+        service="fluxori-backend",
+        create_time=NOW - timedelta(days=10 - n),
+        image=f"registry/fluxori/backend:sha{n}",
+        ready=ready,
+        ready_message="" if ready else "Container failed to start",
+        scaling=Scaling(2, 10),
+        resources=Resources("1", "1Gi"),
+        concurrency=80,
+    )
+
+
+def service(split: dict[int, int]) -> Service:
+    traffic = tuple(TrafficTarget(percent=p, revision=rev(n).name) for n, p in split.items())
+    return Service(
+        ref=REF,
+        uri="https://fluxori-backend.example",
+        etag="etag-1",
+        generation=7,
+        image="registry/fluxori/backend:sha5",
+        latest_ready_revision=rev(5).name,
+        latest_created_revision=rev(5).name,
+        traffic=traffic,
+        traffic_statuses=traffic,
+        scaling=Scaling(2, 10),
+        resources=Resources("1", "1Gi"),
+        concurrency=80,
+    )
+
+
+REVISIONS = [rev(5), rev(4, ready=False), rev(3), rev(2), rev(1)]
+
+
+def test_default_target_skips_unready_revisions() -> None:
+    """Serving 5, with 4 not Ready: the target is 3."""
+    assert rollback.choose_target(service({5: 100}), REVISIONS, "").name == rev(3).name
+
+
+def test_default_target_is_older_than_the_main_revision() -> None:
+    """After a rollback to 3, the next rollback goes to 2, not forward to 5."""
+    assert rollback.choose_target(service({3: 100}), REVISIONS, "").name == rev(2).name
+
+
+def test_split_traffic_uses_the_revision_with_most_traffic() -> None:
+    """With 5 at 90% and 3 at 10%, the target is older than 5 and not serving: 2."""
+    assert rollback.choose_target(service({5: 90, 3: 10}), REVISIONS, "").name == rev(2).name
+
+
+@pytest.mark.parametrize(
+    ("wanted", "split", "reason"),
+    [
+        ("fluxori-backend-0009-zzz", {5: 100}, "does not exist"),
+        (rev(4).name, {5: 100}, "not Ready"),
+        (rev(5).name, {5: 100}, "already serves 100%"),
+    ],
+)
+def test_named_target_refusals(wanted: str, split: dict[int, int], reason: str) -> None:
+    """--to is refused when missing, not Ready, or already at 100%."""
+    with pytest.raises(Refusal, match=reason):
+        rollback.choose_target(service(split), REVISIONS, wanted)
+
+
+def test_no_earlier_revision_is_refused() -> None:
+    """Serving the oldest revision leaves nothing to roll back to."""
+    with pytest.raises(Refusal, match="No earlier Ready revision"):
+        rollback.choose_target(service({1: 100}), REVISIONS, "")
+
+
+def test_plan_shows_current_and_target_with_ages() -> None:
+    """The plan names both revisions, their images and ages, and records the etag."""
+    plan = rollback.plan(service({5: 100}), REVISIONS, "", "prod", NOW)
+    assert plan.changes[0].before == f"{rev(5).name} 100%"
+    assert plan.changes[0].after == f"{rev(3).name} 100%"
+    assert "backend:sha3" in " ".join(plan.notes)
+    assert "7d ago" in " ".join(plan.notes)
+    assert plan.params["etag"] == "etag-1"
