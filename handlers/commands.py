@@ -141,6 +141,7 @@ class Command:
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """' Did you mean x?' when a close choice exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = close or [c for c in choices if len(c) >= 3 and word.startswith(c)]
     return f" Did you mean `{close[0]}`?" if close else ""
 
 
@@ -174,7 +175,7 @@ def _split_flags(tokens: list[str], verb: Verb) -> tuple[dict[str, str], list[st
         name, _, value = token[2:].partition("=")
         if name not in verb.flags:
             allowed = ", ".join(f"--{f}" for f in verb.flags) or "no flags"
-            hint = suggest(name, verb.flags)
+            hint = suggest(f"--{name}", tuple(f"--{f}" for f in verb.flags))
             raise UsageError(f"`{verb.name}` does not take `--{name}`.{hint} It takes {allowed}.")
         if not value:
             value = next(it, "")

@@ -58,7 +58,7 @@ def test_rotate_secret_defaults_to_the_configured_secret() -> None:
         ("status fluxori-backend --env prd", "Did you mean `prod`?"),
         ("logs fluxori-backend slow-query", "Did you mean `slow-queries`?"),
         ("status fluxori-backend --enviroment prod", "Did you mean `--env`?"),
-        ("errors fluxori-backend --since 5 parsecs", "not a duration"),
+        ("errors fluxori-backend --since 5parsecs", "not a duration"),
         ("errors fluxori-backend --since 90d", "between 1m and 30d"),
         ("revisions fluxori-backend --limit 0", "from 1 to 100"),
         ("revisions fluxori-backend --limit", "needs a value"),
@@ -67,7 +67,7 @@ def test_rotate_secret_defaults_to_the_configured_secret() -> None:
         ("scale fluxori-backend mem=2Gi", "Did you mean `memory`?"),
         ("rollback fluxori-backend --to 'bad name'", "not a revision name"),
         ('status "unclosed', "Check your quotes"),
-        ('errors fluxori-backend" OR "x', "Check your quotes"),
+        ('errors fluxori-backend" OR "x', "Unknown service `fluxori-backend OR x`"),
         ('status fluxori-backend" severity>=DEBUG', "Check your quotes"),
     ],
 )

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -145,3 +146,11 @@ class TrafficSource:
 
     def revision_health(self, service_name: str, revision: str) -> RevisionHealth:
         raise NotImplementedError
+
+    def split_changed_at(self, service_name: str) -> datetime | None:
+        """When the current serving split took effect, if known.
+
+        Monitoring dates a traffic change by it; without it, a change counts from the first
+        ListTimeSeries that sees it.
+        """
+        return None

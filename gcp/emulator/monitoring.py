@@ -127,10 +127,23 @@ class Monitoring:
         return name
 
     def observe(self, at: datetime | None = None) -> None:
-        """Record every service's current traffic split as in effect from `at` (now)."""
-        moment = at or self.clock()
+        """Record every service's current traffic split as in effect from `at`.
+
+        Without `at`: from when Cloud Run says the split changed, else from now.
+        """
+        now = self.clock()
         for name in self.run.service_names():
-            self.note_split_change(name, self.run.serving_split(name), moment)
+            split = self.run.serving_split(name)
+            self.note_split_change(name, split, at or self._changed_at(name, now))
+
+    def _changed_at(self, service_name: str, now: datetime) -> datetime:
+        reported = self.run.split_changed_at(service_name) or now
+        with self._lock:
+            changes = self._history.get(service_name, [])
+            last = changes[-1].at if changes else float("-inf")
+        # Never before the last recorded change, never in the future.
+        when = min(max(reported.timestamp(), last), now.timestamp())
+        return datetime.fromtimestamp(when, UTC)
 
     def note_split_change(self, service_name: str, split: dict[str, int], at: datetime) -> None:
         """Record that `service_name` served `split` from `at` on (no-op if unchanged)."""
@@ -169,7 +182,7 @@ class Monitoring:
     def list_time_series(self, request: Any) -> Message:
         project = _project(request.name)
         now = self.clock()
-        self.observe(now)
+        self.observe()
         _refuse_unsupported(request)
         start, end = _interval(request.interval, now.timestamp())
         model = self._model(project)

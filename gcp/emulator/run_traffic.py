@@ -18,7 +18,7 @@ _TAG = re.compile(r"[a-z]([-a-z0-9]{0,44}[a-z0-9])?")
 
 def latest_100() -> Any:
     """What Cloud Run routes to when a service names no traffic."""
-    return TrafficTargetPb(type=LATEST, percent=100)
+    return TrafficTargetPb(type_=LATEST, percent=100)
 
 
 def traffic_problems(
@@ -43,7 +43,7 @@ def traffic_problems(
 def _target_problems(
     where: str, target: Any, existing: Collection[str], ready: Collection[str], creating: str
 ) -> list[str]:
-    if target.type not in (LATEST, REVISION):
+    if target.type_ not in (LATEST, REVISION):
         return [f"{where}.type: set TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST or _REVISION."]
     if not 0 <= target.percent <= 100:
         return [f"{where}.percent: {target.percent} is not between 0 and 100."]
@@ -52,7 +52,7 @@ def _target_problems(
             f"{where}.tag: '{target.tag}' must be lowercase letters, digits and hyphens,"
             " start with a letter and be at most 46 characters."
         ]
-    if target.type == LATEST:
+    if target.type_ == LATEST:
         if target.revision:
             return [f"{where}.revision: must be empty when the type is LATEST."]
         return []
@@ -77,8 +77,8 @@ def statuses(targets: Sequence[Any], latest_ready: str, service_uri: str) -> lis
     out = []
     for target in targets:
         status = TrafficStatusPb(
-            type=target.type,
-            revision=latest_ready if target.type == LATEST else target.revision,
+            type_=target.type_,
+            revision=latest_ready if target.type_ == LATEST else target.revision,
             percent=target.percent,
             tag=target.tag,
         )

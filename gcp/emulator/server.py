@@ -29,8 +29,10 @@ class Emulator:
         self._server: grpc.Server | None = None
         self.port = 0
         if seed == "fluxori":
-            for part in (self.run, self.logs, self.secrets, self.monitoring):
-                part.seed_fluxori()
+            self.run.seed_fluxori()
+            self.logs.seed_fluxori(revisions=self.run.revision_names())
+            self.secrets.seed_fluxori()
+            self.monitoring.seed_fluxori()
 
     @property
     def address(self) -> str:

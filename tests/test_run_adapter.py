@@ -1,0 +1,449 @@
+"""The Cloud Run adapter over the real client library, against the emulator; and run_rules."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+import pytest
+
+from gcp import errors, run_rules
+from gcp.clients import Clients
+from gcp.emulator import Emulator
+from gcp.models import OperationProgress, SecretRef, ServiceChange, ServiceRef, TrafficTarget
+from gcp.run import CloudRunAdapter
+from tests.conftest import PROD_BACKEND
+
+PROD_FRONTEND = ServiceRef("fluxori-prod", "africa-south1", "fluxori-frontend")
+GENERATED_NAME = re.compile(r"fluxori-backend-\d{5}-[a-z]{3}")
+
+
+@pytest.fixture
+def run(clients: Clients) -> CloudRunAdapter:
+    return CloudRunAdapter(clients)
+
+
+def revision_count(emulator: Emulator, ref: ServiceRef = PROD_BACKEND) -> int:
+    return len(emulator.run.revisions(ref.name))
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def test_get_service_reads_every_field_of_the_seeded_backend(run: CloudRunAdapter) -> None:
+    """get_service fills uri, etag, image, revisions, traffic, scaling, resources, env, secrets."""
+    service = run.get_service(PROD_BACKEND)
+    assert service.uri.startswith("https://fluxori-backend-")
+    assert service.uri.endswith(".a.run.app")
+    assert service.etag
+    assert service.generation > 0
+    assert service.image.startswith("africa-south1-docker.pkg.dev/fluxori-prod/fluxori/backend:")
+    assert service.latest_ready_revision == service.latest_created_revision
+    assert service.traffic == (TrafficTarget(percent=100, latest=True),)
+    assert service.serving == {service.latest_ready_revision: 100}
+    assert (service.scaling.min_instances, service.scaling.max_instances) == (2, 10)
+    assert (service.resources.cpu, service.resources.memory) == ("1", "1Gi")
+    assert service.concurrency == 80
+    assert service.env["NODE_ENV"] == "production"
+    assert service.secrets == (SecretRef("jwt-secret", "3", env_var="JWT_SECRET"),)
+    assert service.ready is not None
+    assert service.ready.ok
+    assert {c.type for c in service.conditions} >= {"RoutesReady", "ConfigurationsReady"}
+    assert service.update_time is not None
+
+
+def test_get_service_reads_the_frontend_resources(run: CloudRunAdapter) -> None:
+    """The frontend runs 1 CPU with 512Mi and consumes no secret."""
+    service = run.get_service(PROD_FRONTEND)
+    assert (service.resources.cpu, service.resources.memory) == ("1", "512Mi")
+    assert service.secrets == ()
+    assert service.image.rsplit("/", 1)[-1].startswith("frontend:")
+
+
+def test_list_revisions_returns_ready_revisions_newest_first(run: CloudRunAdapter) -> None:
+    """Revisions come newest first, the newest being the latest created, all Ready."""
+    service = run.get_service(PROD_BACKEND)
+    revisions = run.list_revisions(PROD_BACKEND)
+    assert len(revisions) >= 3
+    assert revisions[0].name == service.latest_created_revision
+    times = [r.create_time for r in revisions]
+    assert times == sorted(times, reverse=True)
+    assert all(r.ready and r.service == "fluxori-backend" for r in revisions)
+    assert len(run.list_revisions(PROD_BACKEND, limit=2)) == 2
+
+
+def test_get_revision_reads_image_resources_and_secret_pin(run: CloudRunAdapter) -> None:
+    """get_revision returns the revision's own image, resources and secret version."""
+    newest = run.list_revisions(PROD_BACKEND, limit=1)[0]
+    revision = run.get_revision(PROD_BACKEND, newest.name)
+    assert revision == newest
+    assert revision.resources.memory == "1Gi"
+    assert revision.secrets[0].version == "3"
+
+
+# --- traffic -------------------------------------------------------------------------------
+
+
+def test_pin_older_revision_moves_all_traffic_without_a_new_revision(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """Pinning an older revision puts it at 100% in traffic_statuses; no revision is created."""
+    before = run.get_service(PROD_BACKEND)
+    older = run.list_revisions(PROD_BACKEND)[1].name
+    count = revision_count(emulator)
+    after = run.pin_revision(PROD_BACKEND, older, before.etag)
+    assert after.serving == {older: 100}
+    assert after.traffic == (TrafficTarget(percent=100, revision=older),)
+    assert after.etag != before.etag
+    assert after.generation == before.generation + 1
+    assert revision_count(emulator) == count
+    assert emulator.run.serving_split(PROD_BACKEND.name) == {older: 100}
+
+
+def test_route_to_latest_follows_the_latest_ready_revision_again(run: CloudRunAdapter) -> None:
+    """After a pin, route_to_latest sends 100% back to the latest ready revision."""
+    start = run.get_service(PROD_BACKEND)
+    older = run.list_revisions(PROD_BACKEND)[2].name
+    pinned = run.pin_revision(PROD_BACKEND, older, start.etag)
+    back = run.route_to_latest(PROD_BACKEND, pinned.etag)
+    assert back.traffic == (TrafficTarget(percent=100, latest=True),)
+    assert back.serving == {start.latest_ready_revision: 100}
+
+
+def test_stale_etag_is_a_conflict_and_changes_nothing(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """A change planned on an etag that is no longer current raises Conflict, state untouched."""
+    planned = run.get_service(PROD_BACKEND)
+    revisions = run.list_revisions(PROD_BACKEND)
+    moved = run.pin_revision(PROD_BACKEND, revisions[1].name, planned.etag)
+    with pytest.raises(errors.Conflict, match="etag"):
+        run.pin_revision(PROD_BACKEND, revisions[2].name, planned.etag)
+    with pytest.raises(errors.Conflict):
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), planned.etag)
+    assert run.get_service(PROD_BACKEND) == moved
+    assert revision_count(emulator) == len(revisions)
+
+
+def test_set_traffic_splits_between_revisions(run: CloudRunAdapter) -> None:
+    """set_traffic applies an explicit split; serving reports both revisions."""
+    service = run.get_service(PROD_BACKEND)
+    old = run.list_revisions(PROD_BACKEND)[1].name
+    targets = [
+        TrafficTarget(percent=90, revision=service.latest_ready_revision),
+        TrafficTarget(percent=10, revision=old, tag="canary"),
+    ]
+    after = run.set_traffic(PROD_BACKEND, targets, service.etag)
+    assert after.serving == {service.latest_ready_revision: 90, old: 10}
+    canary = next(t for t in after.traffic_statuses if t.tag == "canary")
+    assert canary.uri.startswith("https://canary---fluxori-backend-")
+
+
+def test_traffic_that_does_not_sum_to_100_is_invalid(run: CloudRunAdapter) -> None:
+    """The emulator refuses a split of 90%, and the adapter says why."""
+    service = run.get_service(PROD_BACKEND)
+    targets = [TrafficTarget(percent=90, revision=service.latest_ready_revision)]
+    with pytest.raises(errors.InvalidArgument, match="sum to 100"):
+        run.set_traffic(PROD_BACKEND, targets, service.etag)
+
+
+# --- scaling and resources -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (ServiceChange(memory="256Mi"), "Memory 256Mi is out of range"),
+        (ServiceChange(memory="64Gi", cpu="8"), "Memory 64Gi is out of range"),
+        (ServiceChange(cpu="3"), "CPU 3 is not supported"),
+        (ServiceChange(cpu="4"), "for 4 CPU, memory must be between 2Gi and 16Gi"),
+        (ServiceChange(cpu="8", memory="2Gi"), "for 8 CPU, memory must be between 4Gi and 32Gi"),
+        (ServiceChange(memory="8Gi"), "for 1 CPU, memory must be between 512Mi and 4Gi"),
+        (ServiceChange(concurrency=0), "Concurrency 0 is out of range"),
+        (ServiceChange(concurrency=1001), "Concurrency 1001 is out of range"),
+        (ServiceChange(min_instances=12), "Min instances (12) cannot be more than max (10)"),
+    ],
+)
+def test_each_validation_rule_is_refused_with_its_reason(
+    run: CloudRunAdapter, emulator: Emulator, change: ServiceChange, reason: str
+) -> None:
+    """Invalid resources, concurrency or instances raise InvalidArgument naming the rule."""
+    service = run.get_service(PROD_BACKEND)
+    count = revision_count(emulator)
+    with pytest.raises(errors.InvalidArgument, match=re.escape(reason)):
+        run.update_scaling(PROD_BACKEND, change, service.etag)
+    assert run.get_service(PROD_BACKEND) == service
+    assert revision_count(emulator) == count
+
+
+def test_template_change_creates_exactly_one_revision_that_takes_traffic(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """Memory/CPU/concurrency changes create one Ready revision; LATEST routes 100% to it."""
+    before = run.get_service(PROD_BACKEND)
+    count = revision_count(emulator)
+    change = ServiceChange(memory="2Gi", cpu="2", concurrency=120)
+    after = run.update_scaling(PROD_BACKEND, change, before.etag)
+    assert revision_count(emulator) == count + 1
+    assert GENERATED_NAME.fullmatch(after.latest_created_revision)
+    assert after.latest_created_revision != before.latest_created_revision
+    assert after.latest_ready_revision == after.latest_created_revision
+    assert after.serving == {after.latest_created_revision: 100}
+    assert (after.resources.cpu, after.resources.memory, after.concurrency) == ("2", "2Gi", 120)
+    assert after.scaling == before.scaling
+    assert after.secrets == before.secrets
+
+
+def test_instance_limits_change_creates_no_revision(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """min/max are service-level: they change without a revision and traffic stays put."""
+    before = run.get_service(PROD_BACKEND)
+    count = revision_count(emulator)
+    change = ServiceChange(min_instances=5, max_instances=20)
+    after = run.update_scaling(PROD_BACKEND, change, before.etag)
+    assert (after.scaling.min_instances, after.scaling.max_instances) == (5, 20)
+    assert revision_count(emulator) == count
+    assert after.latest_created_revision == before.latest_created_revision
+    assert after.serving == before.serving
+
+
+def test_template_change_while_pinned_gives_the_new_revision_no_traffic(
+    run: CloudRunAdapter,
+) -> None:
+    """With traffic pinned to a revision, a new revision is created at 0%."""
+    service = run.get_service(PROD_BACKEND)
+    older = run.list_revisions(PROD_BACKEND)[1].name
+    pinned = run.pin_revision(PROD_BACKEND, older, service.etag)
+    after = run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), pinned.etag)
+    assert after.latest_created_revision not in after.serving
+    assert after.serving == {older: 100}
+
+
+# --- long-running operations ---------------------------------------------------------------
+
+
+def test_operation_delay_is_reported_through_progress(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """While the operation runs, progress is reported (not done, then done) and the service
+    is reconciling; the new revision is Ready when the call returns."""
+    emulator.run.operation_delay = 0.2
+    seen: list[OperationProgress] = []
+    service = run.get_service(PROD_BACKEND)
+    after = run.update_scaling(
+        PROD_BACKEND, ServiceChange(memory="2Gi"), service.etag, on_progress=seen.append
+    )
+    assert seen[0].done is False
+    assert seen[-1].done is True
+    assert seen[-1].elapsed_seconds >= seen[0].elapsed_seconds
+    assert all(p.operation == seen[0].operation for p in seen)
+    assert after.latest_ready_revision == after.latest_created_revision
+    assert run.get_service(PROD_BACKEND).serving == {after.latest_created_revision: 100}
+
+
+def test_operation_past_its_deadline_is_unavailable(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """An operation that outlives the deadline raises Unavailable, telling to check state."""
+    emulator.run.operation_delay = 30.0
+    service = run.get_service(PROD_BACKEND)
+    with pytest.raises(errors.Unavailable, match="check the service's state"):
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), service.etag, deadline=0.1)
+    assert emulator.run.get(PROD_BACKEND.name).reconciling
+
+
+def test_failed_revision_raises_operation_failed_and_keeps_traffic(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """A revision that never becomes Ready fails the operation; traffic stays where it was."""
+    before = run.get_service(PROD_BACKEND)
+    emulator.run.fail_next_revision("container exited with code 1")
+    with pytest.raises(errors.OperationFailed, match="container exited with code 1"):
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag)
+    after = run.get_service(PROD_BACKEND)
+    assert after.serving == before.serving
+    assert after.latest_ready_revision == before.latest_ready_revision
+    assert after.ready is not None
+    assert not after.ready.ok
+    failed = run.get_revision(PROD_BACKEND, after.latest_created_revision)
+    assert not failed.ready
+    assert "container exited with code 1" in failed.ready_message
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def test_unknown_service_is_not_found(run: CloudRunAdapter) -> None:
+    """A service that does not exist raises NotFound with Cloud Run's message."""
+    with pytest.raises(errors.NotFound, match="fluxori-nope"):
+        run.get_service(ServiceRef("fluxori-prod", "africa-south1", "fluxori-nope"))
+    with pytest.raises(errors.NotFound):
+        run.get_revision(PROD_BACKEND, "fluxori-backend-99999-zzz")
+
+
+def test_permission_denied_maps_to_the_projects_error(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """PERMISSION_DENIED from Cloud Run becomes PermissionDenied, with a hint about roles."""
+    emulator.faults.inject("GetService", code=grpc.StatusCode.PERMISSION_DENIED)
+    with pytest.raises(errors.PermissionDenied) as raised:
+        run.get_service(PROD_BACKEND)
+    assert "role" in raised.value.hint
+
+
+def test_update_is_not_retried_on_unavailable(run: CloudRunAdapter, emulator: Emulator) -> None:
+    """UpdateService is sent once: an UNAVAILABLE answer surfaces, and the next call works."""
+    service = run.get_service(PROD_BACKEND)
+    emulator.faults.inject("UpdateService", code=grpc.StatusCode.UNAVAILABLE)
+    with pytest.raises(errors.Unavailable):
+        run.update_scaling(PROD_BACKEND, ServiceChange(max_instances=12), service.etag)
+    after = run.update_scaling(PROD_BACKEND, ServiceChange(max_instances=12), service.etag)
+    assert after.scaling.max_instances == 12
+
+
+# --- redeploys for secret rotation ---------------------------------------------------------
+
+
+def test_deploy_revision_pins_the_new_secret_at_zero_percent_under_a_tag(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """deploy_revision creates a named revision on the new secret version at 0% under the tag,
+    pins LATEST so nothing moves, and pin_revision then moves 100% keeping the tag."""
+    before = run.get_service(PROD_BACKEND)
+    service, name = run.deploy_revision(
+        PROD_BACKEND,
+        etag=before.etag,
+        secret_versions={"jwt-secret": "4"},
+        tag="rotate-v4",
+        revision_suffix="jwt-secret-v4",
+    )
+    assert name == "fluxori-backend-jwt-secret-v4"
+    assert service.serving == before.serving
+    assert TrafficTarget(percent=0, revision=name, tag="rotate-v4") in service.traffic
+    assert not any(t.latest for t in service.traffic)
+    assert run.get_revision(PROD_BACKEND, name).secrets[0].version == "4"
+    assert service.secrets == (SecretRef("jwt-secret", "4", env_var="JWT_SECRET"),)
+    moved = run.pin_revision(PROD_BACKEND, name, service.etag)
+    assert moved.serving == {name: 100}
+    assert any(t.tag == "rotate-v4" and t.revision == name for t in moved.traffic)
+    assert emulator.run.serving_split(PROD_BACKEND.name) == {name: 100}
+
+
+def test_template_change_after_a_named_deploy_gets_a_generated_name(
+    run: CloudRunAdapter,
+) -> None:
+    """After deploy_revision named a revision, a resources change still creates a new one."""
+    before = run.get_service(PROD_BACKEND)
+    deployed, _ = run.deploy_revision(
+        PROD_BACKEND,
+        etag=before.etag,
+        secret_versions={"jwt-secret": "4"},
+        tag="rotate-v4",
+        revision_suffix="jwt-secret-v4",
+    )
+    after = run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), deployed.etag)
+    assert GENERATED_NAME.fullmatch(after.latest_created_revision)
+
+
+def test_deploy_revision_of_a_service_without_the_secret_is_refused(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """Re-pinning a secret the service does not use is refused before anything is sent."""
+    service = run.get_service(PROD_FRONTEND)
+    with pytest.raises(errors.InvalidArgument, match="no container"):
+        run.deploy_revision(
+            PROD_FRONTEND,
+            etag=service.etag,
+            secret_versions={"jwt-secret": "4"},
+            tag="rotate-v4",
+            revision_suffix="jwt-secret-v4",
+        )
+    assert run.get_service(PROD_FRONTEND) == service
+
+
+# --- run_rules -----------------------------------------------------------------------------
+
+
+def test_validate_accepts_the_seeded_values() -> None:
+    """The seed's backend values break no rule."""
+    assert run_rules.validate("1", "1Gi", 80, 2, 10) == []
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "fragment"),
+    [
+        ("1", "4Gi", None),
+        ("1", "4097Mi", "for 1 CPU, memory must be between 512Mi and 4Gi"),
+        ("2", "8Gi", None),
+        ("2", "9Gi", "for 2 CPU, memory must be between 512Mi and 8Gi"),
+        ("4", "2Gi", None),
+        ("4", "1Gi", "for 4 CPU, memory must be between 2Gi and 16Gi"),
+        ("4", "17Gi", "for 4 CPU"),
+        ("6", "4Gi", None),
+        ("6", "3Gi", "for 6 CPU, memory must be between 4Gi and 32Gi"),
+        ("8", "32Gi", None),
+        ("8", "2Gi", "for 8 CPU, memory must be between 4Gi and 32Gi"),
+        ("1000m", "512Mi", None),
+        ("4000m", "2Gi", None),
+        ("1", "511Mi", "out of range"),
+        ("8", "33Gi", "out of range"),
+        ("3", "1Gi", "CPU 3 is not supported"),
+        ("0.5", "512Mi", "CPU 0.5 is not supported"),
+        ("lots", "1Gi", "not a number of CPUs"),
+        ("1", "1 GB", "not a size like 512Mi or 2Gi"),
+    ],
+)
+def test_validate_pairs_cpu_and_memory(cpu: str, memory: str, fragment: str | None) -> None:
+    """CPU must be 1/2/4/6/8 and memory must fit the CPU's documented range."""
+    problems = run_rules.validate(cpu, memory, 80, 0, 10)
+    if fragment is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1
+        assert fragment in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "min_instances", "max_instances", "fragment"),
+    [
+        (1, 0, 1, None),
+        (1000, 10, 10, None),
+        (0, 0, 1, "Concurrency 0"),
+        (1001, 0, 1, "Concurrency 1001"),
+        (80, 5, 3, "Min instances (5) cannot be more than max (3)"),
+        (80, -1, 3, "cannot be negative"),
+        (80, 0, 0, "Max instances 0 must be at least 1"),
+    ],
+)
+def test_validate_bounds_concurrency_and_instances(
+    concurrency: int, min_instances: int, max_instances: int, fragment: str | None
+) -> None:
+    """Concurrency is 1-1000; min instances are 0..max and max is at least 1."""
+    problems = run_rules.validate("1", "512Mi", concurrency, min_instances, max_instances)
+    if fragment is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1
+        assert fragment in problems[0]
+
+
+def test_validate_reports_every_broken_rule() -> None:
+    """Several wrong values give one message each."""
+    assert len(run_rules.validate("3", "64Gi", 0, 5, 1)) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("512Mi", 512 * 1024**2), ("2Gi", 2 * 1024**3), ("1G", 10**9), ("1024", 1024)],
+)
+def test_parse_memory_reads_binary_and_decimal_units(text: str, size: int) -> None:
+    """Memory quantities parse like Kubernetes': Mi/Gi binary, M/G decimal, bare bytes."""
+    assert run_rules.parse_memory(text) == size
+
+
+def test_parse_cpu_reads_counts_and_millicores() -> None:
+    """CPU parses as a count or in millicores."""
+    assert run_rules.parse_cpu("2") == 2.0
+    assert run_rules.parse_cpu("1000m") == 1.0
+    assert run_rules.format_memory(run_rules.parse_memory("768Mi")) == "768Mi"
