@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gcp.logs import LoggingAdapter
-from gcp.monitoring import MonitoringAdapter
-from gcp.run import CloudRunAdapter
 from gcp.secrets import SecretManagerAdapter
 from slack_bolt import App
 
@@ -24,6 +21,9 @@ from bot.store import ActionStore
 from bot.store.sqlite import SqliteStore
 from bot.web import wsgi_app
 from gcp.clients import CallSettings, Clients
+from gcp.logs import LoggingAdapter
+from gcp.monitoring import MonitoringAdapter
+from gcp.run import CloudRunAdapter
 from handlers.ports import Platform
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def open_store(settings: Settings) -> ActionStore:
 
 def open_queue(settings: Settings, runner: Runner) -> JobQueue:
     if settings.jobs == "pubsub":
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
         return PubSubQueue(pubsub_v1.PublisherClient(), settings.jobs_topic)
     return InlineQueue(runner)

@@ -79,8 +79,9 @@ def _dispatch(action: Action, params: dict[str, Any], deps: Deps, progress: _Pro
     if action.verb == "disable-secret-version":
         return disable_version.execute(params, deps.platform, progress)
     ref = deps.config.service_ref(action.env, action.target)
-    module = rollback if action.verb == "rollback" else scale
-    return module.execute(ref, params, deps.platform, progress)
+    if action.verb == "rollback":
+        return rollback.execute(ref, params, deps.platform, progress)
+    return scale.execute(ref, params, deps.platform, progress)
 
 
 def _stale(action: Action, params: dict[str, Any], deps: Deps) -> Result:

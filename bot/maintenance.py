@@ -25,7 +25,11 @@ TICK_SECONDS = 30.0
 
 
 def register(deps: Deps) -> None:
-    deps.runners[JOB_KIND] = lambda job: sweep(deps)
+    deps.runners[JOB_KIND] = lambda job: _sweep_job(deps)
+
+
+def _sweep_job(deps: Deps) -> None:
+    sweep(deps)
 
 
 def sweep(deps: Deps) -> tuple[int, int]:

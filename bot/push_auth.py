@@ -50,7 +50,7 @@ class PushVerifier:
             raise PushAuthError(401, "missing bearer token")
         certs = self._certs_for(_key_id(token))
         try:
-            claims = jwt.decode(
+            claims = jwt.decode(  # type: ignore[no-untyped-call]
                 token, certs=certs, audience=self.audience, clock_skew_in_seconds=CLOCK_SKEW
             )
         except (ValueError, auth_exceptions.GoogleAuthError) as err:

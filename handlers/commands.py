@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from gcp.log_queries import PRESETS
-
 from handlers.config import OpsConfig
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gcp.errors import GcpError
-from gcp.models import SecretVersion, Service, ServiceRef
+from gcp.models import OperationProgress, SecretVersion, Service, ServiceRef
 from handlers.config import OpsConfig
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 from handlers.ports import Platform
@@ -132,13 +132,18 @@ def _deploy(
             secret_versions={str(params["secret"]): version},
             tag=f"rotate-v{version}",
             revision_suffix=f"{params['secret']}-v{version}",
-            on_progress=lambda p, s=ref.service: progress(
-                f"Deploying `{s}`… {p.elapsed_seconds:.0f}s"
-            ),
+            on_progress=_reporter(ref.service, progress),
         )
         done.append(f"deployed `{revision}` at 0% (tag `rotate-v{version}`), Ready")
         deployed.append((ref, revision, service.etag))
     return deployed
+
+
+def _reporter(service: str, progress: Progress) -> Callable[[OperationProgress], None]:
+    def report(p: OperationProgress) -> None:
+        progress(f"Deploying `{service}`… {p.elapsed_seconds:.0f}s")
+
+    return report
 
 
 def _failed(done: list[str], err: GcpError, secret: str) -> Result:

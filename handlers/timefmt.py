@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 def human(delta: timedelta) -> str:
     """`3d 4h`, `2h 5m`, `45s`: the two largest units."""
     seconds = max(0, int(delta.total_seconds()))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")

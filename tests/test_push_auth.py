@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 from bot.push_auth import PushAuthError, PushVerifier
-from tests.oidc import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 
 
 @pytest.fixture(scope="module")

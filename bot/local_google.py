@@ -1,5 +1,6 @@
 """A local stand-in for Google's OIDC signing: an RSA key, its certificate served over HTTP,
-and tokens minted like the ones Pub/Sub push attaches."""
+and tokens minted like the ones Pub/Sub push attaches. The sandbox and the tests use it to
+drive `/pubsub/alerts` and `/tasks` through the real verification."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from google.auth import crypt, jwt
 
 from bot.devserver import BackgroundServer
 
-AUDIENCE = "https://ops-bot.example.test/pubsub"
+AUDIENCE = "https://ops-bot.sandbox.local/pubsub"
 PUSH_ACCOUNT = "pubsub-push@fluxori-prod.iam.gserviceaccount.com"
 
 
@@ -70,36 +71,31 @@ class LocalGoogleCerts:
         return [body]
 
     def mint(self, kid: str | None = None, **overrides: Any) -> str:
+        """A token like Pub/Sub push's; `overrides` replace claims (aud, email, exp...)."""
         kid = kid or next(iter(self.keys))
-        now = int(time.time())
-        claims = {
-            "iss": "https://accounts.google.com",
-            "aud": AUDIENCE,
-            "email": PUSH_ACCOUNT,
-            "email_verified": True,
-            "iat": now,
-            "exp": now + 3600,
-            "sub": "1234567890",
-        }
-        claims.update(overrides)
-        signer = crypt.RSASigner.from_string(self.keys[kid], key_id=kid)
-        return jwt.encode(signer, claims).decode()
+        return _sign(self.keys[kid], kid, overrides)
 
     def forged(self) -> str:
         """Signed by a key Google never published, under a published key id."""
         pem, _ = _key_and_cert()
-        kid = next(iter(self.keys))
-        signer = crypt.RSASigner.from_string(pem, key_id=kid)
-        now = int(time.time())
-        claims = {
-            "iss": "https://accounts.google.com",
-            "aud": AUDIENCE,
-            "email": PUSH_ACCOUNT,
-            "email_verified": True,
-            "iat": now,
-            "exp": now + 3600,
-        }
-        return jwt.encode(signer, claims).decode()
+        return _sign(pem, next(iter(self.keys)), {})
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def _sign(pem: bytes, kid: str, overrides: dict[str, Any]) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "https://accounts.google.com",
+        "aud": AUDIENCE,
+        "email": PUSH_ACCOUNT,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+        "sub": "1234567890",
+    }
+    claims.update(overrides)
+    signer = crypt.RSASigner.from_string(pem, key_id=kid)  # type: ignore[no-untyped-call]
+    token: bytes = jwt.encode(signer, claims)  # type: ignore[no-untyped-call]
+    return token.decode()
