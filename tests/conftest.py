@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bot.local_google import LocalGoogleCerts
 from gcp.clients import FAST_SETTINGS, Clients
 from gcp.emulator import Emulator
 from gcp.models import ServiceRef
+from tests.stack import Stack, start_stack
 
 PROD_BACKEND = ServiceRef("fluxori-prod", "africa-south1", "fluxori-backend")
 
@@ -28,3 +31,19 @@ def clients(emulator: Emulator) -> Iterator[Clients]:
     shared = Clients(emulator_host=emulator.address, settings=FAST_SETTINGS)
     yield shared
     shared.close()
+
+
+@pytest.fixture(scope="session")
+def google() -> Iterator[LocalGoogleCerts]:
+    """Google's OIDC certificates, served locally, with a key to sign push tokens."""
+    certs = LocalGoogleCerts()
+    yield certs
+    certs.stop()
+
+
+@pytest.fixture
+def stack(emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts) -> Iterator[Stack]:
+    """The bot over HTTP with the Slack emulator and the seeded gcp/emulator."""
+    running = start_stack(emulator, tmp_path, google)
+    yield running
+    running.stop()

@@ -1,0 +1,230 @@
+"""SlackEmulator: a local Slack for the bot. It serves the Web API at `api_url`, answers the
+response URLs it hands out, sends the bot signed requests as Slack does (`driver`), and
+shows its state as JSON at /_emulator/state for tests and the sandbox page."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.slack_emulator import hooks, ids
+from bot.slack_emulator.driver import BotResponse, Driver
+from bot.slack_emulator.faults import Fault, Faults
+from bot.slack_emulator.seed import Seed
+from bot.slack_emulator.server import Handler, HttpServer, Router, static_files
+from bot.slack_emulator.signing import Signing
+from bot.slack_emulator.state import ApiCall, Workspace
+from bot.slack_emulator.webapi import WebApi
+from bot.slack_emulator.wire import Request, Response, json_response
+
+Json = dict[str, Any]
+T = TypeVar("T")
+STATIC = Path(__file__).with_name("static")  # the sandbox page's files, when it has some
+
+
+class SlackEmulator:
+    def __init__(
+        self,
+        bot_url: str = "",
+        signing_secret: str = "",
+        bot_token: str = "",
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        seed: Seed | None = None,
+        clock: ids.Clock = time.monotonic,
+        static_dir: Path = STATIC,
+    ) -> None:
+        """`clock` times trigger ids (3 s) and response URLs (30 min); tests may pass an
+        `ids.ManualClock` to expire them without waiting."""
+        self.workspace = Workspace(seed or Seed(), clock)
+        self.faults = Faults()
+        self.webapi = WebApi(self.workspace, bot_token, self.faults)
+        self.router = Router()
+        self._add_routes(static_dir)
+        self._server = HttpServer(self.router, host, port)
+        self.driver = Driver(self.workspace, bot_url, signing_secret, lambda: self.url)
+
+    # -- running
+
+    def start(self) -> int:
+        self._server.start()
+        return self.port
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """slack_sdk's WebClient base_url."""
+        return f"{self.url}/api/"
+
+    # -- faults
+
+    def fail_next(
+        self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1
+    ) -> None:
+        """The next `times` calls of `method` ("*" for any, "response_url" for response URLs)
+        answer `status`; a 429 carries Retry-After."""
+        after = retry_after if status == 429 else None
+        self.faults.add(method, Fault(status, after, 0.0, times))
+
+    def slow_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `method` answer normally, after `seconds`."""
+        self.faults.add(method, Fault(200, None, seconds, times))
+
+    # -- acting as Slack towards the bot (see Driver)
+
+    def slash_command(
+        self, user_id: str, channel_id: str, command: str = "/ops", text: str = ""
+    ) -> BotResponse:
+        return self.driver.slash_command(user_id, channel_id, command, text)
+
+    def click(
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+    ) -> BotResponse:
+        return self.driver.click(user_id, channel_id, message_ts, action_id, value)
+
+    def click_in_view(
+        self, user_id: str, view_id: str, action_id: str, value: str | None = None
+    ) -> BotResponse:
+        return self.driver.click_in_view(user_id, view_id, action_id, value)
+
+    def submit_view(
+        self, user_id: str, view_id: str, values: dict[str, Any] | None = None
+    ) -> BotResponse:
+        return self.driver.submit_view(user_id, view_id, values)
+
+    def open_home(self, user_id: str) -> BotResponse:
+        return self.driver.open_home(user_id)
+
+    def send_event(self, event: Json, event_id: str = "", retry_num: int = 0) -> BotResponse:
+        return self.driver.send_event(event, event_id, retry_num)
+
+    def tampered(self, how: Signing) -> Driver:
+        """A driver whose requests carry a bad signature, a stale timestamp, or neither header."""
+        return self.driver.tampered(how)
+
+    def issue_trigger(self, user_id: str) -> str:
+        """A trigger id as Slack sends with an interaction, valid for 3 s."""
+        with self.workspace.lock:
+            return self.workspace.issue_trigger(user_id)
+
+    # -- reading the state (copies: safe to keep and compare)
+
+    def messages(self, channel_id: str) -> list[Json]:
+        """Top-level messages of a channel, oldest first."""
+        return self._read(lambda ws: ws.top_level(channel_id))
+
+    def replies(self, channel_id: str, thread_ts: str) -> list[Json]:
+        """Replies in a thread, oldest first, without the root."""
+        return self._read(lambda ws: ws.replies(channel_id, thread_ts))
+
+    def message(self, channel_id: str, ts: str) -> Json | None:
+        return self._read(lambda ws: ws.find_message(channel_id, ts))
+
+    def ephemerals(self, user_id: str, channel_id: str = "") -> list[Json]:
+        return self._read(
+            lambda ws: [
+                m
+                for m in ws.ephemerals.get(user_id, [])
+                if not channel_id or m["channel"] == channel_id
+            ]
+        )
+
+    def view(self, view_id: str) -> Json | None:
+        """A view as last shown, with `closed` and the `errors` the bot asked Slack to show."""
+        return self._read(
+            lambda ws: ws.view_snapshot(ws.views[view_id]) if view_id in ws.views else None
+        )
+
+    def open_views(self, user_id: str) -> list[Json]:
+        """The user's modal stack, bottom first."""
+        return self._read(
+            lambda ws: [ws.view_snapshot(ws.views[v]) for v in ws.modal_stacks.get(user_id, [])]
+        )
+
+    def home(self, user_id: str) -> Json | None:
+        return self._read(
+            lambda ws: ws.views[ws.homes[user_id]].body if user_id in ws.homes else None
+        )
+
+    def calls(self, method: str = "") -> list[ApiCall]:
+        """Every Web API call (and response_url post), oldest first, optionally one method's."""
+        return self._read(lambda ws: [c for c in ws.calls if not method or c.method == method])
+
+    @property
+    def problems(self) -> list[str]:
+        """What Slack would have refused or shown the user as an error, in words."""
+        return self._read(lambda ws: ws.problems)
+
+    def state(self) -> Json:
+        with self.workspace.lock:
+            return self.workspace.snapshot()
+
+    def _read(self, read: Callable[[Workspace], T]) -> T:
+        with self.workspace.lock:
+            return copy.deepcopy(read(self.workspace))
+
+    # -- HTTP routes
+
+    def _add_routes(self, static_dir: Path) -> None:
+        for verb in ("GET", "POST"):
+            self.router.add(verb, "/api/", self._web_api)
+        self.router.add("POST", "/hooks/", self._response_url)
+        self.router.add("GET", "/_emulator/state", lambda _: json_response(self.state()))
+        self.router.add("GET", "/_emulator/calls", self._calls_json)
+        self.router.add("GET", "/", self._page(static_dir))
+
+    def _web_api(self, request: Request) -> Response:
+        return self.webapi.handle(request.path.removeprefix("/api/"), request)
+
+    def _response_url(self, request: Request) -> Response:
+        fault = self.faults.take("response_url")
+        failure = fault.suffer() if fault else None
+        if failure is not None:
+            return failure
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        key = request.path.rstrip("/").rsplit("/", 1)[-1]
+        with self.workspace.lock:
+            status, answer = hooks.post(self.workspace, key, body)
+            logged = body if isinstance(body, dict) else {}
+            error = "" if answer.get("ok") else str(answer.get("error"))
+            self.workspace.calls.append(ApiCall("response_url", logged, status, error))
+        return json_response(answer, status)
+
+    def _calls_json(self, request: Request) -> Response:
+        method = request.query.get("method", "")
+        return json_response({"calls": [asdict(c) for c in self.calls(method)]})
+
+    def _page(self, static_dir: Path) -> Handler:
+        """The sandbox page's files from `static_dir`; until there is a page, "/" says where
+        the state is."""
+        files = static_files(static_dir, "/")
+
+        def serve(request: Request) -> Response:
+            if request.path == "/" and not (static_dir / "index.html").is_file():
+                return json_response({"ok": True, "state": "/_emulator/state", "api": "/api/"})
+            return files(request)
+
+        return serve

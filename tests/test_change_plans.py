@@ -1,0 +1,106 @@
+"""Scale, rotation and disable-version plans: pure decisions over the project's dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from gcp.models import RequestStats, SecretRef, SecretVersion, TrafficTarget
+from handlers import disable_version, rotate, scale, verify
+from handlers.plans import Refusal
+from tests.test_rollback_plan import rev, service
+
+SECRET_REF = SecretRef("jwt-secret", "3", env_var="JWT_SECRET")
+VERSIONS = [
+    SecretVersion("jwt-secret", "3", "ENABLED", datetime(2026, 11, 1, tzinfo=UTC)),
+    SecretVersion("jwt-secret", "2", "ENABLED"),
+    SecretVersion("jwt-secret", "1", "DISABLED"),
+]
+
+
+def test_scale_plan_is_a_diff_of_changed_values_only() -> None:
+    """Only values that change appear; min/max need no new revision."""
+    plan = scale.plan(service({5: 100}), {"min": "2", "max": "20"}, "prod")
+    assert [(c.what, c.before, c.after) for c in plan.changes] == [("Max instances", "10", "20")]
+    assert "no new revision" in plan.notes[0]
+
+
+def test_scale_memory_creates_a_revision() -> None:
+    """Memory, CPU or concurrency are template changes: the plan says a revision is created."""
+    plan = scale.plan(service({5: 100}), {"memory": "2Gi", "cpu": "2"}, "prod")
+    assert {c.what for c in plan.changes} == {"Memory", "CPU"}
+    assert "new revision" in plan.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"min": "five"}, "must be a whole number"),
+        ({"min": "20", "max": "5"}, "min"),
+        ({"memory": "64Gi"}, "emory"),
+        ({"cpu": "3"}, "CPU"),
+        ({"concurrency": "5000"}, "oncurrency"),
+        ({"cpu": "4", "memory": "1Gi"}, "emory"),
+    ],
+)
+def test_scale_values_are_validated_before_any_call(settings: dict[str, str], problem: str) -> None:
+    """Cloud Run's rules refuse bad values with a message per problem."""
+    with pytest.raises(Refusal, match=problem):
+        scale.plan(service({5: 100}), settings, "prod")
+
+
+def test_scale_with_nothing_to_change_is_refused() -> None:
+    """Asking for the current values plans nothing."""
+    with pytest.raises(Refusal, match="already has those values"):
+        scale.plan(service({5: 100}), {"min": "2", "max": "10"}, "prod")
+
+
+def test_template_change_refused_while_traffic_is_pinned_to_an_older_revision() -> None:
+    """After a rollback, memory changes would build on the rolled-back image: refused."""
+    with pytest.raises(Refusal, match="pinned"):
+        scale.plan(service({3: 100}), {"memory": "2Gi"}, "prod")
+
+
+def test_rotation_plan_lists_consumers_and_how_they_use_the_secret() -> None:
+    """The plan names each consumer, its env var and pinned version, and the next version."""
+    backend = replace(service({5: 100}), secrets=(SECRET_REF,))
+    plan = rotate.plan(
+        "jwt-secret", "prod", "fluxori-prod", rotate.consumers("jwt-secret", [backend]), VERSIONS
+    )
+    assert plan.changes[0].after == "4 (new)"
+    assert "env `JWT_SECRET` pinned to version 3" in plan.changes[1].what
+    assert plan.params["consumers"] == [{"service": "fluxori-backend", "etag": "etag-1"}]
+
+
+def test_rotation_without_consumers_is_refused() -> None:
+    """A secret nobody uses is not rotated through services."""
+    with pytest.raises(Refusal, match="nothing would pick it up"):
+        rotate.plan("jwt-secret", "prod", "fluxori-prod", [], VERSIONS)
+
+
+def test_disabling_a_version_still_in_use_is_refused() -> None:
+    """Version 3 is pinned by the backend: disabling it would break the next restart."""
+    backend = replace(service({5: 100}), secrets=(SECRET_REF,))
+    with pytest.raises(Refusal, match="still use"):
+        disable_version.plan("fluxori-prod", "prod", "jwt-secret", "3", VERSIONS, [backend])
+    plan = disable_version.plan("fluxori-prod", "prod", "jwt-secret", "2", VERSIONS, [backend])
+    assert plan.changes[0].after == "DISABLED"
+
+
+def stats(total: float, errors: float, p95: float) -> RequestStats:
+    return RequestStats(60, total, {"2xx": total - errors, "5xx": errors}, p95 / 2, p95, p95 * 1.2)
+
+
+def test_rollback_check_verdicts() -> None:
+    """Halved errors or latency counts as helped; otherwise a warning."""
+    assert verify.improved(stats(1000, 120, 1800), stats(1000, 2, 120))
+    assert not verify.improved(stats(1000, 120, 1800), stats(1000, 110, 1700))
+    warning = verify.render("fluxori-backend", stats(1000, 120, 1800), stats(1000, 110, 1700), "5m")
+    assert "Nothing improved" in warning[0]["text"]["text"]
+
+
+def test_traffic_target_defaults() -> None:
+    """A pinned target is not `latest`; the rollback helper builds such targets."""
+    assert not TrafficTarget(percent=100, revision=rev(3).name).latest

@@ -1,0 +1,143 @@
+"""Read-only /ops verbs end to end: signed slash command -> root message -> threaded answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+
+from tests.conftest import PROD_BACKEND
+from tests.stack import OPS_CHANNEL, Stack, eventually
+
+ALICE = "U_ALICE"
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """Every visible string of a message, blocks included."""
+    return message.get("text", "") + json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+def run(
+    stack: Stack, text: str, user: str = ALICE, channel: str = OPS_CHANNEL
+) -> tuple[dict[str, Any], str]:
+    """Send `/ops text`; return the root message and its threaded answer's text."""
+    reply = stack.slack.slash_command(user, channel, text=text)
+    assert reply.status == 200
+    stack.idle()
+    root = stack.slack.messages(channel)[-1]
+    answers = stack.slack.replies(channel, root["ts"])
+    assert len(answers) == 1
+    return root, text_of(answers[0])
+
+
+def test_status_names_the_serving_revision(stack: Stack) -> None:
+    """The root says who ran what where; the thread names the revision serving traffic."""
+    reply = stack.slack.slash_command(ALICE, OPS_CHANNEL, text="status fluxori-backend --env prod")
+    assert reply.status == 200
+    assert reply.elapsed < 1.0
+    stack.idle()
+    root = stack.slack.messages(OPS_CHANNEL)[-1]
+    assert "<@U_ALICE> ran `/ops status fluxori-backend --env prod`" in text_of(root)
+    answer = text_of(stack.slack.replies(OPS_CHANNEL, root["ts"])[0])
+    serving = stack.gcp.run.serving_split(PROD_BACKEND.name)
+    assert next(name for name, pct in serving.items() if pct == 100) in answer
+    assert "100%" in answer
+
+
+def test_revisions_lists_the_newest_with_traffic(stack: Stack) -> None:
+    """`revisions --limit 3` shows the three newest revisions from Cloud Run."""
+    _, answer = run(stack, "revisions fluxori-backend --limit 3")
+    names = [r.name.rsplit("/", 1)[-1] for r in stack.gcp.run.revisions(PROD_BACKEND.name)]
+    assert all(name in answer for name in names[:3])
+    assert names[3] not in answer
+
+
+def test_errors_are_grouped_with_counts_and_a_logs_link(stack: Stack) -> None:
+    """`errors` groups ERROR entries by message and links to Logs Explorer."""
+    _, answer = run(stack, "errors fluxori-backend --since 3h")
+    assert "Query timeout" in answer or "Slow query" in answer
+    assert "×" in answer
+    assert "console.cloud.google.com/logs/query" in answer
+
+
+def test_log_preset_runs_the_runbooks_query(stack: Stack) -> None:
+    """`logs … token-verification` finds the seeded token verification failures."""
+    _, answer = run(stack, "logs fluxori-backend token-verification --since 3h")
+    assert "Token verification" in answer
+
+
+def test_slo_shows_compliance_and_budget(stack: Stack) -> None:
+    """`slo` shows the seeded 99% availability SLO with compliance and budget."""
+    _, answer = run(stack, "slo fluxori-backend")
+    assert "99% of requests are successful over 24h" in answer
+    assert "error budget left" in answer
+
+
+def test_help_is_ephemeral_and_lists_every_verb(stack: Stack) -> None:
+    """`/ops` alone answers only the user, with every verb."""
+    reply = stack.slack.slash_command(ALICE, OPS_CHANNEL, text="")
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    listed = json.dumps(body["blocks"])
+    for verb in (
+        "status",
+        "revisions",
+        "errors",
+        "logs",
+        "rollback",
+        "scale",
+        "rotate-secret",
+        "slo",
+        "history",
+    ):
+        assert f"/ops {verb}" in listed
+    assert stack.slack.messages(OPS_CHANNEL) == []
+
+
+def test_bad_input_is_answered_privately_with_a_suggestion(stack: Stack) -> None:
+    """A typo gets an ephemeral 'did you mean' and nothing is posted in the channel."""
+    reply = stack.slack.slash_command(ALICE, OPS_CHANNEL, text="status fluxori-backnd")
+    assert reply.status == 200
+    assert "Did you mean `fluxori-backend`?" in reply.json()["text"]
+    stack.idle()
+    assert stack.slack.messages(OPS_CHANNEL) == []
+    assert "Did you mean" in stack.slack.ephemerals(ALICE, OPS_CHANNEL)[0]["text"]
+
+
+def test_bad_signature_and_stale_timestamp_get_401(stack: Stack) -> None:
+    """Requests Slack did not sign, or signed over five minutes ago, are refused."""
+    for how in ("bad_signature", "stale_timestamp"):
+        reply = stack.slack.tampered(how).slash_command(
+            ALICE, OPS_CHANNEL, text="status fluxori-backend"
+        )  # type: ignore[arg-type]
+        assert reply.status == 401
+    stack.idle()
+    assert stack.slack.messages(OPS_CHANNEL) == []
+
+
+def test_channel_without_the_bot_gets_an_ephemeral_answer_and_a_fix(stack: Stack) -> None:
+    """In a channel the bot is not in, the answer comes privately with how to invite it."""
+    stack.slack.slash_command(ALICE, "C_GENERAL", text="status fluxori-frontend")
+    stack.idle()
+    private = eventually(
+        lambda: stack.slack.ephemerals(ALICE, "C_GENERAL"), what="ephemeral answer"
+    )
+    assert "/invite" in text_of(private[-1])
+    assert "fluxori-frontend" in text_of(private[-1])
+
+
+def test_google_error_is_a_short_message_in_the_thread(stack: Stack) -> None:
+    """PERMISSION_DENIED from Cloud Run becomes an actionable sentence, not a stack trace."""
+    stack.gcp.faults.inject("GetService", code=grpc.StatusCode.PERMISSION_DENIED, message="denied")
+    _, answer = run(stack, "status fluxori-backend")
+    assert "not allowed" in answer
+    assert "Traceback" not in answer
+
+
+def test_long_output_stays_within_block_kit_limits(stack: Stack) -> None:
+    """The largest answers are accepted by Slack: no invalid_blocks."""
+    run(stack, "errors fluxori-backend --since 30d --limit 100")
+    run(stack, "logs fluxori-backend errors --since 30d --limit 100")
+    assert stack.slack.problems == []
+    assert all(call.ok for call in stack.slack.calls("chat.postMessage"))
