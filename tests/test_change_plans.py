@@ -38,7 +38,7 @@ def test_scale_memory_creates_a_revision() -> None:
     ("settings", "problem"),
     [
         ({"min": "five"}, "must be a whole number"),
-        ({"min": "20", "max": "5"}, "min"),
+        ({"min": "20", "max": "5"}, "Min instances"),
         ({"memory": "64Gi"}, "emory"),
         ({"cpu": "3"}, "CPU"),
         ({"concurrency": "5000"}, "oncurrency"),

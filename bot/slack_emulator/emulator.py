@@ -7,23 +7,20 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.slack_emulator import hooks, ids
+from bot.slack_emulator import ids, routes
 from bot.slack_emulator.driver import BotResponse, Driver
 from bot.slack_emulator.faults import Fault, Faults
 from bot.slack_emulator.seed import Seed
-from bot.slack_emulator.server import Handler, HttpServer, Router, static_files
+from bot.slack_emulator.server import HttpServer, Router
 from bot.slack_emulator.signing import Signing
 from bot.slack_emulator.state import ApiCall, Workspace
 from bot.slack_emulator.webapi import WebApi
-from bot.slack_emulator.wire import Request, Response, json_response
 
 Json = dict[str, Any]
 T = TypeVar("T")
-STATIC = Path(__file__).with_name("static")  # the sandbox page's files, when it has some
 
 
 class SlackEmulator:
@@ -37,7 +34,7 @@ class SlackEmulator:
         host: str = "127.0.0.1",
         seed: Seed | None = None,
         clock: ids.Clock = time.monotonic,
-        static_dir: Path = STATIC,
+        static_dir: Path = routes.STATIC,
     ) -> None:
         """`clock` times trigger ids (3 s) and response URLs (30 min); tests may pass an
         `ids.ManualClock` to expire them without waiting."""
@@ -45,8 +42,9 @@ class SlackEmulator:
         self.faults = Faults()
         self.webapi = WebApi(self.workspace, bot_token, self.faults)
         self.router = Router()
-        self._add_routes(static_dir)
+        routes.install(self.router, self.workspace, self.webapi, self.faults, static_dir)
         self._server = HttpServer(self.router, host, port)
+        self._public_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.driver = Driver(self.workspace, bot_url, signing_secret, lambda: self.url)
 
     # -- running
@@ -64,7 +62,7 @@ class SlackEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._public_host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -182,49 +180,3 @@ class SlackEmulator:
     def _read(self, read: Callable[[Workspace], T]) -> T:
         with self.workspace.lock:
             return copy.deepcopy(read(self.workspace))
-
-    # -- HTTP routes
-
-    def _add_routes(self, static_dir: Path) -> None:
-        for verb in ("GET", "POST"):
-            self.router.add(verb, "/api/", self._web_api)
-        self.router.add("POST", "/hooks/", self._response_url)
-        self.router.add("GET", "/_emulator/state", lambda _: json_response(self.state()))
-        self.router.add("GET", "/_emulator/calls", self._calls_json)
-        self.router.add("GET", "/", self._page(static_dir))
-
-    def _web_api(self, request: Request) -> Response:
-        return self.webapi.handle(request.path.removeprefix("/api/"), request)
-
-    def _response_url(self, request: Request) -> Response:
-        fault = self.faults.take("response_url")
-        failure = fault.suffer() if fault else None
-        if failure is not None:
-            return failure
-        try:
-            body = request.json()
-        except ValueError:
-            body = None
-        key = request.path.rstrip("/").rsplit("/", 1)[-1]
-        with self.workspace.lock:
-            status, answer = hooks.post(self.workspace, key, body)
-            logged = body if isinstance(body, dict) else {}
-            error = "" if answer.get("ok") else str(answer.get("error"))
-            self.workspace.calls.append(ApiCall("response_url", logged, status, error))
-        return json_response(answer, status)
-
-    def _calls_json(self, request: Request) -> Response:
-        method = request.query.get("method", "")
-        return json_response({"calls": [asdict(c) for c in self.calls(method)]})
-
-    def _page(self, static_dir: Path) -> Handler:
-        """The sandbox page's files from `static_dir`; until there is a page, "/" says where
-        the state is."""
-        files = static_files(static_dir, "/")
-
-        def serve(request: Request) -> Response:
-            if request.path == "/" and not (static_dir / "index.html").is_file():
-                return json_response({"ok": True, "state": "/_emulator/state", "api": "/api/"})
-            return files(request)
-
-        return serve

@@ -7,14 +7,37 @@ from typing import Any
 
 from bot.slack_emulator.content import message_content
 from bot.slack_emulator.errors import ApiError
+from bot.slack_emulator.faults import Faults
 from bot.slack_emulator.state import (
     RESPONSE_URL_SECONDS,
     RESPONSE_URL_USES,
+    ApiCall,
     ResponseTarget,
     Workspace,
 )
+from bot.slack_emulator.wire import Request, Response, json_response
 
 Json = dict[str, Any]
+
+
+def handle(ws: Workspace, faults: Faults, request: Request) -> Response:
+    """A POST to /hooks/<kind>/<team>/<key>: apply it and log it like a Web API call."""
+    fault = faults.take("response_url")
+    failure = fault.suffer() if fault else None
+    if failure is not None:
+        return failure
+    try:
+        body = request.json()
+    except ValueError:
+        body = None
+    key = request.path.rstrip("/").rsplit("/", 1)[-1]
+    with ws.lock:
+        status, answer = post(ws, key, body)
+        error = "" if answer.get("ok") else str(answer.get("error"))
+        ws.calls.append(
+            ApiCall("response_url", body if isinstance(body, dict) else {}, status, error)
+        )
+    return json_response(answer, status)
 
 
 def post(ws: Workspace, key: str, body: Any) -> tuple[int, Json]:
