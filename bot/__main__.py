@@ -17,17 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="mode", required=True)
     serve = sub.add_parser("serve", help="production HTTP server (Cloud Run sets PORT)")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default="0.0.0.0", help="bind address (Cloud Run: 0.0.0.0)")
     sandbox = sub.add_parser("sandbox", help="everything local: emulators, bot, a web page")
     sandbox.add_argument("--port", type=int, default=3000)
     sub.add_parser("socket", help="Socket Mode, for a real workspace without a public URL")
     args = parser.parse_args(argv)
     try:
         if args.mode == "serve":
-            return run_serve(args.port)
+            return run_serve(args.port, args.host)
         if args.mode == "sandbox":
             from bot.sandbox import run_sandbox
 
-            return run_sandbox(args.port)
+            return int(run_sandbox(args.port))
         print("Socket Mode is not available yet.", file=sys.stderr)
         return 2
     except ConfigError as err:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def run_serve(port: int | None) -> int:
+def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
     settings = Settings.from_environ(os.environ)
     config_loader.load(settings.config_path, settings.ops_channel)  # fail before forking
     logs.configure(settings.log_level)
@@ -58,7 +59,7 @@ def run_serve(port: int | None) -> int:
             bot.deps.queue.drain(DRAIN_SECONDS)
             bot.close()
 
-    serve(load, port or settings.port, on_exit)
+    serve(load, port or settings.port, on_exit, host=host)
     return 0
 
 

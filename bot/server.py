@@ -50,7 +50,7 @@ def serve(
         "worker_class": "gthread",
         "threads": threads,
         "timeout": 0,  # Cloud Run enforces request timeouts itself
-        "graceful_timeout": DRAIN_SECONDS + 1,
+        "graceful_timeout": int(DRAIN_SECONDS) + 1,
         "keepalive": 75,
         "accesslog": None,
         "errorlog": "-",
