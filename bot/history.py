@@ -11,7 +11,7 @@ from handlers import blocks as bk
 from handlers.commands import Command, UsageError
 
 DEFAULT_LIMIT = 10
-_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]+)$")
+_USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9_]+)$")
 OUTCOME_ICONS = {
     State.SUCCEEDED: ":white_check_mark:",
     State.FAILED: ":x:",
