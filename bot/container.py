@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gcp.secrets import SecretManagerAdapter
 from slack_bolt import App
 
 from bot import alert_intake, logs
@@ -24,6 +23,7 @@ from gcp.clients import CallSettings, Clients
 from gcp.logs import LoggingAdapter
 from gcp.monitoring import MonitoringAdapter
 from gcp.run import CloudRunAdapter
+from gcp.secrets import SecretManagerAdapter
 from handlers.ports import Platform
 
 if TYPE_CHECKING:

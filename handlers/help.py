@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from gcp.log_queries import PRESETS
-
 from handlers import blocks as bk
 from handlers.commands import VERBS
 from handlers.config import OpsConfig

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gcp.log_queries import PRESETS, build_filter, logs_explorer_url
-
 from gcp.models import LogEntry
 from handlers import blocks as bk
 from handlers.commands import Command

@@ -9,13 +9,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.slack_emulator import SlackEmulator
-
 from bot import container
 from bot.devserver import BackgroundServer, Swappable
 from bot.jobs import InlineQueue
 from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 from bot.settings import Settings
+from bot.slack_emulator import SlackEmulator
 from gcp.clients import FAST_SETTINGS
 from gcp.emulator import Emulator
 
