@@ -11,6 +11,7 @@ from bot.local_google import LocalGoogleCerts
 from gcp.clients import FAST_SETTINGS, Clients
 from gcp.emulator import Emulator
 from gcp.models import ServiceRef
+from tests.emulators import PROJECT, gcloud_emulator
 from tests.stack import Stack, start_stack
 
 PROD_BACKEND = ServiceRef("fluxori-prod", "africa-south1", "fluxori-backend")
@@ -47,3 +48,18 @@ def stack(emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts) -> Itera
     running = start_stack(emulator, tmp_path, google)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
+    """Google's Firestore emulator, host:port; tests isolate by collection prefix."""
+    with gcloud_emulator(["emulators", "firestore", "start"], "cloud-firestore-emulator") as host:
+        yield host
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    """Google's Pub/Sub emulator, host:port, project test-project."""
+    args = ["beta", "emulators", "pubsub", "start", f"--project={PROJECT}"]
+    with gcloud_emulator(args, "pubsub-emulator") as host:
+        yield host
