@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import approval, logs
+from bot import approval, guardrails, logs
 from bot.deps import Deps
 from bot.jobs import Job, QueueFull
 from bot.messenger import ChannelUnavailable
@@ -62,6 +62,7 @@ def plan_request(cmd: Command, body: dict[str, Any]) -> dict[str, Any]:
         "user_id": body.get("user_id", ""),
         "channel_id": body.get("channel_id", ""),
         "response_url": body.get("response_url", ""),
+        "override": cmd.override,
     }
 
 
@@ -78,9 +79,9 @@ def enqueue_plan(request: dict[str, Any], deps: Deps) -> dict[str, Any]:
 def run_plan(job: Job, deps: Deps) -> None:
     p = job.payload
     approval.sweep_expired(deps)
-    decision = deps.policy.may_request(p["user_id"], p["verb"], p["env"], p["channel_id"])
+    decision = guardrails.check_request(p, deps)
     if not decision.allowed:
-        deps.messenger.respond_text(p.get("response_url", ""), f":no_entry: {decision.reason}")
+        guardrails.refuse(p, decision.reason, deps)
         return
     try:
         propose(

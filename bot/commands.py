@@ -12,6 +12,7 @@ from bot.deps import Deps
 from bot.jobs import Job, QueueFull
 from bot.messenger import ChannelUnavailable
 from bot.replies import gcp_problem
+from bot.store import Event
 from gcp.errors import GcpError
 from handlers import blocks as bk
 from handlers import help as help_verb
@@ -59,6 +60,15 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
             "blocks": help_verb.render(deps.config),
             "text": "/ops help",
         }
+    decision = deps.policy.may_read(
+        str(body.get("user_id", "")), cmd.env, str(body.get("channel_id", ""))
+    )
+    if not decision.allowed:
+        deps.store.record_refusal(
+            Event(deps.now(), "refused", str(body.get("user_id", "")), decision.reason),
+            {"verb": cmd.verb, "env": cmd.env, "channel": body.get("channel_id", "")},
+        )
+        return {"response_type": "ephemeral", "text": f":no_entry: {decision.reason}"}
     if cmd.verb == "scale" and not cmd.settings:
         return scale_modal.trigger_for_command(body, cmd.env, cmd.service, deps)
     if cmd.mutating:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.policy import parse_policy
 from handlers.config import FLUXORI_DEFAULTS, Environment, OpsConfig, SecretSpec
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -70,6 +71,7 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
     channel = raw.get("channel", "")
     if channel and not (isinstance(channel, str) and _CHANNEL.match(channel)):
         problems.append(f"{source}: channel `{channel}` must be a channel id like C0123ABCD.")
+    policy = parse_policy(raw.get("policy"), tuple(envs), problems, source)
     ttl = _positive_int(raw, "action_ttl_minutes", 15, problems, source)
     watch = _positive_int(raw, "rollback_watch_minutes", 5, problems, source)
     if problems:
@@ -82,7 +84,7 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
         channel=channel,
         action_ttl_minutes=ttl,
         rollback_watch_seconds=watch * 60,
-        extra={"policy": raw.get("policy", {})},
+        extra={"policy": policy},
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot import alert_intake, logs
 from bot import config as config_loader
@@ -13,6 +15,7 @@ from bot.app import build_app
 from bot.deps import Deps
 from bot.jobs import InlineQueue, Job, JobQueue, Runner
 from bot.messenger import Messenger, web_client
+from bot.policy import GroupMembers, Policy, PolicyConfig
 from bot.pubsub_jobs import PubSubQueue, tasks_route
 from bot.push_auth import PushVerifier
 from bot.settings import Settings
@@ -73,7 +76,11 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     slack = web_client(settings.slack_bot_token, settings.slack_api_url)
     queue = open_queue(settings, lambda job: dispatch(job, deps))
     store = open_store(settings)
-    deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue, store)
+    rules = ops_config.extra.get("policy")
+    policy = Policy(
+        rules if isinstance(rules, PolicyConfig) else None, GroupMembers(usergroup_fetcher(slack))
+    )
+    deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue, store, policy)
     app = build_app(deps)
     return Bot(deps, app, clients)
 
@@ -94,6 +101,13 @@ def open_store(settings: Settings) -> ActionStore:
 
         return FirestoreStore(firestore.Client())
     return SqliteStore(settings.store.removeprefix("sqlite:"))
+
+
+def usergroup_fetcher(slack: WebClient) -> Callable[[str], list[str]]:
+    def fetch(group: str) -> list[str]:
+        return list(slack.usergroups_users_list(usergroup=group)["users"])
+
+    return fetch
 
 
 def open_queue(settings: Settings, runner: Runner) -> JobQueue:

@@ -70,7 +70,7 @@ VERBS: dict[str, Verb] = {
             "Plan moving 100% of traffic to the previous (or a named) revision.",
             "/ops rollback fluxori-backend --env prod",
             positionals=("service",),
-            flags=("env", "to"),
+            flags=("env", "to", "override"),
             mutating=True,
         ),
         Verb(
@@ -79,6 +79,7 @@ VERBS: dict[str, Verb] = {
             "Plan a change of instances, memory, CPU or concurrency (no values: a form).",
             "/ops scale fluxori-backend min=5 max=20",
             positionals=("service",),
+            flags=("env", "override"),
             mutating=True,
             takes_settings=True,
         ),
@@ -88,6 +89,7 @@ VERBS: dict[str, Verb] = {
             "Plan the runbook's JWT secret rotation: new version, new revisions, traffic.",
             "/ops rotate-secret jwt-secret --env staging",
             optional_positionals=("secret",),
+            flags=("env", "override"),
             mutating=True,
         ),
         Verb(
@@ -131,6 +133,7 @@ class Command:
     outcome_filter: str = ""
     text: str = ""
     env_given: bool = False
+    override: str = ""
 
     @property
     def mutating(self) -> bool:
@@ -217,6 +220,7 @@ def _build(
         outcome_filter=flags.get("outcome", ""),
         text=text.strip(),
         env_given="env" in flags,
+        override=flags.get("override", "")[:300],
     )
 
 
