@@ -28,7 +28,7 @@ from handlers.config import FLUXORI_DEFAULTS, Environment, OpsConfig, SecretSpec
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9_]{2,}$")
 _TOP_KEYS = {
     "default_env",
     "channel",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot import logs
 from bot.local_google import LocalGoogleCerts
 from gcp.clients import FAST_SETTINGS, Clients
 from gcp.emulator import Emulator
@@ -63,3 +66,12 @@ def pubsub_emulator() -> Iterator[str]:
     args = ["beta", "emulators", "pubsub", "start", f"--project={PROJECT}"]
     with gcloud_emulator(args, "pubsub-emulator") as host:
         yield host
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every log line the bot writes during the test, as JSON text."""
+    buffer = io.StringIO()
+    logs.configure("DEBUG", buffer)
+    yield buffer
+    logs.configure("WARNING", sys.stderr)

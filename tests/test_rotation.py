@@ -6,23 +6,12 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-
-from bot import logs
 from bot.store import State
 from tests.conftest import PROD_BACKEND
 from tests.stack import OPS_CHANNEL, Stack
 from tests.test_changes import BOB, action_id_of, click, plan, text_of, thread
 
 PROJECT = "fluxori-prod"
-
-
-@pytest.fixture
-def log_lines() -> io.StringIO:
-    """Every log line written during the test, as JSON text."""
-    buffer = io.StringIO()
-    logs.configure("DEBUG", buffer)
-    return buffer
 
 
 def backend_secret_version(stack: Stack) -> str:
