@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
             from bot.sandbox import run_sandbox
 
             return int(run_sandbox(args.port))
-        print("Socket Mode is not available yet.", file=sys.stderr)
-        return 2
+        from bot.socket_mode import run_socket
+
+        return int(run_socket())
     except ConfigError as err:
         print(
             f"Cannot start: {len(err.problems)} problem(s) in the configuration:", file=sys.stderr

@@ -53,14 +53,19 @@ def intake(body: bytes, deps: Deps) -> tuple[str, str]:
         log.error("alert_unreadable", message_id="", reason=str(err))
         _post_notice("unknown", str(err), deps)
         return "200 OK", f"unreadable push acknowledged: {err}"
-    message_key = f"pubsub:{envelope.message_id}"
+    return intake_message(envelope.message_id, envelope.data, deps)
+
+
+def intake_message(message_id: str, data: bytes, deps: Deps) -> tuple[str, str]:
+    """One Pub/Sub message (pushed or pulled): de-duplicate, parse, post or update a card."""
+    message_key = f"pubsub:{message_id}"
     if not deps.store.first_seen(message_key, deps.now()):
         return "200 OK", "duplicate message"
     try:
-        incident = alerts.parse_incident(envelope.data, deps.config)
+        incident = alerts.parse_incident(data, deps.config)
     except UnreadableAlert as err:
-        log.error("alert_unreadable", message_id=envelope.message_id, reason=str(err))
-        _post_notice(envelope.message_id, str(err), deps)
+        log.error("alert_unreadable", message_id=message_id, reason=str(err))
+        _post_notice(message_id, str(err), deps)
         return "200 OK", "unreadable alert reported"
     state_key = f"{incident.key}:{incident.state}"
     if not deps.store.first_seen(state_key, deps.now()):

@@ -1,0 +1,44 @@
+"""Socket Mode's alert intake: streaming pull from Google's Pub/Sub emulator into cards."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+from bot.socket_mode import AlertPuller
+from tests.emulators import PROJECT
+from tests.stack import OPS_CHANNEL, Stack, eventually
+from tests.test_changes import text_of
+
+pytestmark = pytest.mark.emulators
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def test_pulled_alert_posts_one_card_even_when_published_twice(
+    stack: Stack, pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publishes of the same incident state through the emulator: one card."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
+    run = uuid.uuid4().hex[:8]
+    topic = f"projects/{PROJECT}/topics/alerts-{run}"
+    subscription = f"projects/{PROJECT}/subscriptions/alerts-pull-{run}"
+    publisher = pubsub_v1.PublisherClient()
+    publisher.create_topic(request={"name": topic})
+    subscriber = pubsub_v1.SubscriberClient()
+    subscriber.create_subscription(request={"name": subscription, "topic": topic})
+    subscriber.close()
+    puller = AlertPuller(subscription, stack.bot.deps).start()
+    try:
+        data = (SAMPLES / "alert-open.json").read_bytes()
+        for _ in range(2):
+            publisher.publish(topic, data).result(timeout=10)
+        eventually(lambda: puller.handled >= 2, timeout=15, what="both messages handled")
+        cards = [m for m in stack.slack.messages(OPS_CHANNEL) if "alert.ack" in text_of(m)]
+        assert len(cards) == 1
+        assert "fluxori-backend high 5xx rate" in text_of(cards[0])
+    finally:
+        puller.stop()
+        publisher.delete_topic(request={"topic": topic})
