@@ -45,9 +45,23 @@ def healthz(_: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     return plain(start_response, "200 OK", "ok")
 
 
+def _guarded(bolt: Route) -> Route:
+    """Bolt parses the body before checking it; a malformed one must be a 400, not a 500."""
+
+    def handle(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return bolt(environ, start_response)
+        except Exception as err:  # raised while reading the request, before any listener ran
+            log.warning("slack_request_unreadable", error=type(err).__name__)
+            return plain(start_response, "400 Bad Request", "not a Slack request this app can read")
+
+    return handle
+
+
 def wsgi_app(app: App, post_routes: dict[str, Route] | None = None) -> WSGIApplication:
     """Route by path; every request gets a request id and the Cloud Trace id in its logs."""
-    posts: dict[str, Route] = {"/slack/events": SlackRequestHandler(app), **(post_routes or {})}
+    posts: dict[str, Route] = {"/slack/events": _guarded(SlackRequestHandler(app))}
+    posts.update(post_routes or {})
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         trace = environ.get("HTTP_X_CLOUD_TRACE_CONTEXT", "").split("/")[0]
