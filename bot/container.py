@@ -23,10 +23,7 @@ from bot.store import ActionStore
 from bot.store.sqlite import SqliteStore
 from bot.web import wsgi_app
 from gcp.clients import CallSettings, Clients
-from gcp.logs import LoggingAdapter
-from gcp.monitoring import MonitoringAdapter
-from gcp.run import CloudRunAdapter
-from gcp.secrets import SecretManagerAdapter
+from gcp.lazy import lazy
 from handlers.ports import Platform
 
 if TYPE_CHECKING:
@@ -68,10 +65,10 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     ops_config = config_loader.load(settings.config_path, settings.ops_channel)
     clients = Clients(settings.gcp_emulator_host or None, call_settings)
     platform = Platform(
-        run=CloudRunAdapter(clients),
-        logs=LoggingAdapter(clients),
-        monitoring=MonitoringAdapter(clients),
-        secrets=SecretManagerAdapter(clients),
+        run=lazy("gcp.run", "CloudRunAdapter", clients),
+        logs=lazy("gcp.logs", "LoggingAdapter", clients),
+        monitoring=lazy("gcp.monitoring", "MonitoringAdapter", clients),
+        secrets=lazy("gcp.secrets", "SecretManagerAdapter", clients),
     )
     slack = web_client(settings.slack_bot_token, settings.slack_api_url)
     queue = open_queue(settings, lambda job: dispatch(job, deps))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
 from bot import logs
 from bot.jobs import Job, NotYet, QueueFull
 from bot.push_auth import PushAuthError, PushVerifier
@@ -23,6 +21,8 @@ from handlers.pubsub import UnreadableAlert, parse_envelope
 if TYPE_CHECKING:
     from collections.abc import Callable
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 log = logs.get(__name__)
 

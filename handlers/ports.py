@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gcp.logs import LoggingAdapter
-from gcp.monitoring import MonitoringAdapter
-from gcp.run import CloudRunAdapter
-from gcp.secrets import SecretManagerAdapter
+if TYPE_CHECKING:  # the client libraries load on first use, not at start-up (cold starts)
+    from gcp.logs import LoggingAdapter
+    from gcp.monitoring import MonitoringAdapter
+    from gcp.run import CloudRunAdapter
+    from gcp.secrets import SecretManagerAdapter
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ def main() -> None:
     args = parser.parse_args()
 
     def load():  # type: ignore[no-untyped-def]
-        client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
+        client = WebClient(
+            token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]
+        )
         app = App(
             signing_secret=os.environ["SLACK_SIGNING_SECRET"],
             client=client,
