@@ -11,10 +11,6 @@ import json
 import threading
 import time
 
-import requests
-from google.auth import exceptions as auth_exceptions
-from google.auth import jwt
-
 ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 CLOCK_SKEW = 30  # seconds
 MIN_REFRESH_INTERVAL = 10.0  # never hammer the certs endpoint with forged key ids
@@ -49,6 +45,10 @@ class PushVerifier:
         if scheme.lower() != "bearer" or not token:
             raise PushAuthError(401, "missing bearer token")
         certs = self._certs_for(_key_id(token))
+        # Imported here: the verifier is needed only for pushes, never for Slack's acks.
+        from google.auth import exceptions as auth_exceptions
+        from google.auth import jwt
+
         try:
             claims = jwt.decode(  # type: ignore[no-untyped-call]
                 token, certs=certs, audience=self.audience, clock_skew_in_seconds=CLOCK_SKEW
@@ -87,6 +87,8 @@ def _key_id(token: str) -> str:
 
 
 def _fetch(url: str) -> dict[str, str]:
+    import requests
+
     try:
         response = requests.get(url, timeout=5)
         response.raise_for_status()
