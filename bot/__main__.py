@@ -45,7 +45,7 @@ def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
     settings = Settings.from_environ(os.environ)
     config_loader.load(settings.config_path, settings.ops_channel)  # fail before forking
     logs.configure(settings.log_level)
-    from bot import container
+    from bot import container, maintenance
     from bot.server import DRAIN_SECONDS, serve
 
     built: list[container.Bot] = []
@@ -53,6 +53,8 @@ def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
     def load():  # type: ignore[no-untyped-def]
         bot = container.build(settings)
         built.append(bot)
+        if settings.jobs == "inline":  # with Pub/Sub jobs, Cloud Scheduler sends the sweeps
+            maintenance.Ticker(bot.deps).start()
         return bot.wsgi()
 
     def on_exit() -> None:

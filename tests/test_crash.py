@@ -1,0 +1,106 @@
+"""A crash mid-change: the production server is SIGKILLed while Cloud Run is still rolling
+out; after a restart the change is reported interrupted with the current state, and nothing
+runs twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import container, maintenance
+from bot.local_google import AUDIENCE, PUSH_ACCOUNT
+from bot.sandbox import free_port, wait_ready
+from bot.settings import Settings
+from bot.slack_emulator import SlackEmulator
+from bot.store import Filters, State
+from bot.store.sqlite import SqliteStore
+from gcp.clients import FAST_SETTINGS
+from gcp.emulator import Emulator
+from tests.conftest import PROD_BACKEND
+from tests.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
+from tests.test_changes import text_of
+
+
+def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_ready(f"http://127.0.0.1:{port}/healthz", process)
+    return process
+
+
+@pytest.fixture
+def killed_mid_change(
+    emulator: Emulator, tmp_path: Path
+) -> Iterator[tuple[Settings, SlackEmulator, int]]:
+    """A rollback confirmed on a real server process, which is killed while it runs."""
+    port = free_port()
+    slack = SlackEmulator(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, BOT_TOKEN)
+    slack.start()
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        ops_channel=OPS_CHANNEL,
+        gcp_emulator_host=emulator.address,
+        store=f"sqlite:{tmp_path / 'actions.sqlite'}",
+        push_audience=AUDIENCE,
+        push_service_account=PUSH_ACCOUNT,
+    )
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_OPS_CHANNEL": OPS_CHANNEL,
+        "GCP_EMULATOR_HOST": emulator.address,
+        "BOT_STORE": settings.store,
+        "LOG_LEVEL": "ERROR",
+    }
+    generation = emulator.run.get(PROD_BACKEND.name).generation
+    emulator.run.operation_delay = 30.0  # the rollout is still running when the server dies
+    process = serve(env, port)
+    slack.slash_command("U_ALICE", OPS_CHANNEL, text="rollback fluxori-backend")
+    card = eventually(
+        lambda: [m for m in slack.messages(OPS_CHANNEL) if "action.confirm" in text_of(m)],
+        what="plan",
+    )[0]
+    slack.click("U_BOB", OPS_CHANNEL, card["ts"], "action.confirm")
+    store = SqliteStore(settings.store.removeprefix("sqlite:"))
+    eventually(lambda: store.search(Filters(states=(State.RUNNING,))), what="change running")
+    store.close()
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    yield settings, slack, generation
+    slack.stop()
+
+
+def test_restart_reports_the_killed_change_as_interrupted(
+    killed_mid_change: tuple[Settings, SlackEmulator, int], emulator: Emulator
+) -> None:
+    """The next process's sweep marks it interrupted and posts the current traffic; no rerun."""
+    settings, slack, generation = killed_mid_change
+    restarted = container.build(settings, FAST_SETTINGS)
+    try:
+        real_now = restarted.deps.now
+        restarted.deps.now = lambda: (
+            real_now() + maintenance.HEARTBEAT_DEADLINE + timedelta(seconds=5)
+        )
+        assert maintenance.sweep(restarted.deps) == (0, 1)
+        [record] = restarted.deps.store.search(Filters(limit=1))
+        assert record.state is State.INTERRUPTED
+        thread = slack.replies(OPS_CHANNEL, record.thread_ts)
+        assert "interrupted" in text_of(thread[-1])
+        assert "Current state" in text_of(thread[-1])
+        assert emulator.run.get(PROD_BACKEND.name).generation == generation + 1
+    finally:
+        restarted.close()
