@@ -60,14 +60,9 @@ class Stack:
         self.slack.stop()
 
 
-def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **settings: Any) -> Stack:
-    app = Swappable()
-    server = BackgroundServer(app).start()
-    slack = SlackEmulator(
-        bot_url=f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN
-    )
-    slack.start()
-    base = Settings(
+def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Settings:
+    """Settings pointing the bot at the emulators, with a SQLite store under tmp_path."""
+    return Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
@@ -76,8 +71,17 @@ def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **setti
         store=f"sqlite:{tmp_path / 'actions.sqlite'}",
         push_audience=AUDIENCE,
         push_service_account=PUSH_ACCOUNT,
-        google_certs_url=google.url,
     )
+
+
+def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **settings: Any) -> Stack:
+    app = Swappable()
+    server = BackgroundServer(app).start()
+    slack = SlackEmulator(
+        bot_url=f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN
+    )
+    slack.start()
+    base = replace(bot_settings(slack, gcp, tmp_path), google_certs_url=google.url)
     bot = container.build(replace(base, **settings), FAST_SETTINGS)
     app.target = bot.wsgi()
     return Stack(gcp, slack, bot, server, google)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from bot import container, maintenance
-from bot.local_google import AUDIENCE, PUSH_ACCOUNT
 from bot.sandbox import free_port, wait_ready
 from bot.settings import Settings
 from bot.slack_emulator import SlackEmulator
@@ -25,6 +24,7 @@ from gcp.clients import FAST_SETTINGS
 from gcp.emulator import Emulator
 from tests.conftest import PROD_BACKEND
 from tests.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
+from tests.stack import bot_settings as stack_settings
 from tests.test_changes import text_of
 
 
@@ -47,16 +47,7 @@ def killed_mid_change(
     port = free_port()
     slack = SlackEmulator(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, BOT_TOKEN)
     slack.start()
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-        ops_channel=OPS_CHANNEL,
-        gcp_emulator_host=emulator.address,
-        store=f"sqlite:{tmp_path / 'actions.sqlite'}",
-        push_audience=AUDIENCE,
-        push_service_account=PUSH_ACCOUNT,
-    )
+    settings = stack_settings(slack, emulator, tmp_path)
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,

@@ -38,6 +38,7 @@ from gcp.emulator.core import (
     TrafficSource,
     invalid,
     not_found,
+    paginate,
     service_handler,
 )
 from gcp.emulator.run_template import (
@@ -221,7 +222,7 @@ class CloudRun(TrafficSource):
                 for name, s in sorted(self._services.items())
                 if _matches(name, project, region)
             ]
-        page, token = _page(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, 100)
         response = _pb(run_v2.ListServicesResponse)(next_page_token=token)
         response.services.extend(page)
         return response  # type: ignore[no-any-return]
@@ -243,7 +244,7 @@ class CloudRun(TrafficSource):
 
     def list_revisions(self, request: Any) -> Message:
         found = self.revisions(request.parent)
-        page, token = _page(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, 100)
         response = _pb(run_v2.ListRevisionsResponse)(next_page_token=token)
         response.revisions.extend(page)
         return response  # type: ignore[no-any-return]
@@ -452,20 +453,6 @@ def _missing(kind: str, short: str, service_name: str) -> str:
         f"Resource '{short}' of kind '{kind}' in region '{region}' in project '{project}'"
         " does not exist."
     )
-
-
-def _page(items: list[Any], size: int, token: str) -> tuple[list[Any], str]:
-    if size < 0:
-        raise invalid(f"page_size {size} is negative")
-    offset = 0
-    if token:
-        match = re.fullmatch(r"offset-(\d+)", token)
-        if match is None:
-            raise invalid(f"page_token {token!r} was not issued by this server")
-        offset = int(match.group(1))
-    size = size or 100
-    more = offset + size < len(items)
-    return items[offset : offset + size], f"offset-{offset + size}" if more else ""
 
 
 def _copy(message: Any) -> Any:

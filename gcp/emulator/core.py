@@ -7,6 +7,7 @@ faults (a status code or a delay for the next N calls) before the real behaviour
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -154,3 +155,18 @@ class TrafficSource:
         ListTimeSeries that sees it.
         """
         return None
+
+
+def paginate(items: list[Any], size: int, token: str, default_size: int) -> tuple[list[Any], str]:
+    """One page of `items` and the next page token ("" on the last page)."""
+    if size < 0:
+        raise invalid(f"page_size {size} is negative")
+    offset = 0
+    if token:
+        match = re.fullmatch(r"offset-(\d+)", token)
+        if match is None:
+            raise invalid(f"page_token {token!r} was not issued by this server")
+        offset = int(match.group(1))
+    size = size or default_size
+    more = offset + size < len(items)
+    return items[offset : offset + size], f"offset-{offset + size}" if more else ""

@@ -30,6 +30,7 @@ from gcp.emulator.core import (
     TrafficSource,
     invalid,
     not_found,
+    paginate,
     service_handler,
 )
 from gcp.emulator.time_series import (
@@ -193,7 +194,7 @@ class Monitoring:
         if request.view == monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.HEADERS:
             for one in series:
                 del one.points[:]
-        page, token = _page(series, request.page_size, request.page_token)
+        page, token = paginate(series, request.page_size, request.page_token, len(series) or 1)
         response = _pb(monitoring_v3.ListTimeSeriesResponse)()
         response.time_series.extend(page)
         response.next_page_token = token
@@ -204,7 +205,7 @@ class Monitoring:
         prefix = f"projects/{_project(request.parent)}/services/"
         with self._lock:
             found = [s for name, s in sorted(self._services.items()) if name.startswith(prefix)]
-        page, token = _page(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, len(found) or 1)
         response = _pb(monitoring_v3.ListServicesResponse)(next_page_token=token)
         response.services.extend(page)
         return response  # type: ignore[no-any-return]
@@ -223,7 +224,7 @@ class Monitoring:
                 raise not_found(f"Monitoring service {request.parent} does not exist")
             prefix = f"{request.parent}/serviceLevelObjectives/"
             found = [s for name, s in sorted(self._slos.items()) if name.startswith(prefix)]
-        page, token = _page(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, len(found) or 1)
         response = _pb(monitoring_v3.ListServiceLevelObjectivesResponse)(next_page_token=token)
         response.service_level_objectives.extend(page)
         return response  # type: ignore[no-any-return]
@@ -374,17 +375,3 @@ def _interval(interval: Any, now: float) -> tuple[float, float]:
     if start > end:
         raise invalid("interval.start_time is after interval.end_time")
     return start, min(end, now)
-
-
-def _page(items: list[Any], size: int, token: str) -> tuple[list[Any], str]:
-    if size < 0:
-        raise invalid(f"page_size {size} is negative")
-    offset = 0
-    if token:
-        match = re.fullmatch(r"offset-(\d+)", token)
-        if match is None:
-            raise invalid(f"page_token {token!r} was not issued by this server")
-        offset = int(match.group(1))
-    size = size or len(items) or 1
-    more = offset + size < len(items)
-    return items[offset : offset + size], f"offset-{offset + size}" if more else ""
