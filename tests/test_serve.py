@@ -1,0 +1,75 @@
+"""`python -m bot serve`: the production server process, its start-up checks and shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.sandbox import free_port
+from bot.slack_emulator import SlackEmulator
+from gcp.emulator import Emulator
+from tests.conftest import PROD_BACKEND
+from tests.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
+from tests.test_changes import text_of
+from tests.test_crash import serve
+
+
+def test_signed_status_is_answered_fast_and_sigterm_stops_cleanly(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A signed /ops status gets 200 in well under a second and the serving revision in the
+    thread; SIGTERM (Cloud Run's signal) ends the process with status 0."""
+    port = free_port()
+    slack = SlackEmulator(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, BOT_TOKEN)
+    slack.start()
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "GCP_EMULATOR_HOST": emulator.address,
+        "BOT_STORE": f"sqlite:{tmp_path / 'a.sqlite'}",
+        "LOG_LEVEL": "ERROR",
+    }
+    process = serve(env, port)
+    try:
+        reply = slack.slash_command(
+            "U_ALICE", OPS_CHANNEL, text="status fluxori-backend --env prod"
+        )
+        assert reply.status == 200
+        assert reply.elapsed < 0.5
+        root = eventually(lambda: slack.messages(OPS_CHANNEL), what="root message")[0]
+        answer = eventually(lambda: slack.replies(OPS_CHANNEL, root["ts"]), what="threaded answer")[
+            0
+        ]
+        serving = next(iter(emulator.run.serving_split(PROD_BACKEND.name)))
+        assert serving in text_of(answer)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        slack.stop()
+
+
+def test_bad_configuration_stops_start_up_with_one_line_per_problem(tmp_path: Path) -> None:
+    """Missing tokens and a bad store setting are each named; the exit status is 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BOT_"))}
+    env.update({"BOT_STORE": "mysql://x", "PORT": "http"})
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    for problem in (
+        "SLACK_BOT_TOKEN is missing",
+        "SLACK_SIGNING_SECRET is missing",
+        "BOT_STORE=",
+        "PORT=",
+    ):
+        assert problem in result.stderr
+    assert "Traceback" not in result.stderr
