@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc
-from google.api_core import retry as retries
-from google.auth.credentials import AnonymousCredentials
+if TYPE_CHECKING:  # imported on first use: a cold start acknowledges Slack without them
+    import grpc
+    from google.api_core import retry as retries
+    from google.auth.credentials import AnonymousCredentials
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ class CallSettings:
     operation_poll: float = 1.0
 
     def retry(self) -> retries.Retry:
+        from google.api_core import retry as retries
+
         return retries.Retry(
             initial=self.initial_backoff,
             maximum=self.max_backoff,
@@ -71,10 +74,14 @@ class Clients:
         # Called under self._lock by `get`, so creation happens once.
         if self._channel is None:
             assert self.emulator_host is not None
+            import grpc
+
             self._channel = grpc.insecure_channel(self.emulator_host)
         return self._channel
 
     def credentials(self) -> AnonymousCredentials | None:
+        from google.auth.credentials import AnonymousCredentials
+
         return AnonymousCredentials() if self.emulator_host else None  # type: ignore[no-untyped-call]
 
     def close(self) -> None:

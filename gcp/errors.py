@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from google.api_core import exceptions as gexc
-
 
 class GcpError(Exception):
     """A Google Cloud call failed; `str(err)` is safe to show to a person."""
@@ -51,29 +49,34 @@ class OperationFailed(GcpError):
     hint = "The change did not complete; look at the service's current state before retrying."
 
 
-_MAPPING: tuple[tuple[type[Exception], type[GcpError]], ...] = (
-    (gexc.NotFound, NotFound),
-    (gexc.PermissionDenied, PermissionDenied),
-    (gexc.Unauthenticated, PermissionDenied),
-    (gexc.Aborted, Conflict),
-    (gexc.FailedPrecondition, Conflict),
-    (gexc.AlreadyExists, Conflict),
-    (gexc.InvalidArgument, InvalidArgument),
-    (gexc.OutOfRange, InvalidArgument),
-    (gexc.TooManyRequests, QuotaExceeded),
-    (gexc.ServiceUnavailable, Unavailable),
-    (gexc.DeadlineExceeded, Unavailable),
-    (gexc.RetryError, Unavailable),
-    (gexc.InternalServerError, Unavailable),
-)
+def _mapping() -> tuple[tuple[type[Exception], type[GcpError]], ...]:
+    from google.api_core import exceptions as gexc  # on first use, not at start-up
+
+    return (
+        (gexc.NotFound, NotFound),
+        (gexc.PermissionDenied, PermissionDenied),
+        (gexc.Unauthenticated, PermissionDenied),
+        (gexc.Aborted, Conflict),
+        (gexc.FailedPrecondition, Conflict),
+        (gexc.AlreadyExists, Conflict),
+        (gexc.InvalidArgument, InvalidArgument),
+        (gexc.OutOfRange, InvalidArgument),
+        (gexc.TooManyRequests, QuotaExceeded),
+        (gexc.ServiceUnavailable, Unavailable),
+        (gexc.DeadlineExceeded, Unavailable),
+        (gexc.RetryError, Unavailable),
+        (gexc.InternalServerError, Unavailable),
+    )
 
 
 def translate(exc: Exception, what: str) -> GcpError:
     """Map a google-api-core exception to the project's error for the operation `what`."""
+    from google.api_core import exceptions as gexc
+
     if isinstance(exc, gexc.RetryError) and isinstance(exc.cause, gexc.GoogleAPIError):
         exc = exc.cause  # retries ran out: report the error that kept coming back (e.g. quota)
     detail = getattr(exc, "message", None) or str(exc)
-    for google_type, ours in _MAPPING:
+    for google_type, ours in _mapping():
         if isinstance(exc, google_type):
             return ours(what, detail)
     return GcpError(what, detail)
@@ -82,6 +85,8 @@ def translate(exc: Exception, what: str) -> GcpError:
 @contextmanager
 def translated(what: str) -> Iterator[None]:
     """Re-raise any Google API error raised in the block as the project's own error."""
+    from google.api_core import exceptions as gexc
+
     try:
         yield
     except (gexc.GoogleAPIError, gexc.RetryError) as exc:

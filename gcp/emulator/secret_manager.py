@@ -1,12 +1,17 @@
-"""Secret Manager v1, as the bot uses it: versions numbered 1..N, enable/disable, add with a
-CRC32C check, access (with the `latest` alias) returning the payload and its CRC32C."""
+"""Secret Manager v1, as the bot uses it.
+
+Versions are numbered 1..N. `latest` is the most recently created version whatever its
+state, as in the real API: accessing it while it is disabled is FAILED_PRECONDITION, not a
+fallback to an older version. AddSecretVersion checks `data_crc32c`; AccessSecretVersion
+returns the stored checksum. Every state change gives the version a new `etag`.
+"""
 
 from __future__ import annotations
 
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,59 +30,90 @@ from gcp.emulator.core import (
     service_handler,
 )
 
-ENABLED, DISABLED = sm.SecretVersion.State.ENABLED, sm.SecretVersion.State.DISABLED
+State = sm.SecretVersion.State
+MAX_PAYLOAD_BYTES = 64 * 1024  # "Must be no larger than 64KiB."
+MAX_PAGE_SIZE = 25_000
+DEFAULT_PAGE_SIZE = 25
+SEED_AGES_DAYS = (60, 30, 7)  # versions 1, 2, 3 of the seeded jwt-secret
+SEED_STATES = (State.DISABLED, State.ENABLED, State.ENABLED)
 
 
 def _pb(cls: Any) -> Any:  # the protobuf class behind a proto-plus message
     return cls.pb()
 
 
+def _new_etag() -> str:
+    return f'"{secrets.token_hex(7)}"'
+
+
+def _crc32c(data: bytes) -> int:
+    return int(google_crc32c.value(data))
+
+
 @dataclass
 class _Version:
     number: int
     payload: bytes
-    state: int
+    crc32c: int
+    state: int  # a State value
     created: datetime
+    etag: str = field(default_factory=_new_etag)
+    destroyed: datetime | None = None
+
+
+@dataclass
+class _Secret:
+    created: datetime
+    etag: str = field(default_factory=_new_etag)
+    versions: list[_Version] = field(default_factory=list)
 
 
 class SecretManager:
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._secrets: dict[str, list[_Version]] = {}  # projects/P/secrets/S -> versions
+        self._secrets: dict[str, _Secret] = {}  # projects/P/secrets/S -> secret
 
     # --- state, for the seed, tests and the sandbox
 
     def seed_fluxori(self) -> None:
-        created = self.clock() - timedelta(days=90)
+        now = self.clock()
         for project in fluxori.PROJECTS:
-            name = f"projects/{project}/secrets/{fluxori.SECRET}"
-            self.create_secret(name)
-            for number, state in ((1, DISABLED), (2, ENABLED), (3, ENABLED)):
-                self._add(
-                    name, secrets.token_bytes(64), created + timedelta(days=30 * number), state
-                )
+            self.create_secret(project, fluxori.SECRET, now - timedelta(days=90))
+            for age, state in zip(SEED_AGES_DAYS, SEED_STATES, strict=True):
+                payload = secrets.token_bytes(64)
+                with self._lock:
+                    secret = self._secrets[_secret_name(project, fluxori.SECRET)]
+                    self._append(secret, payload, now - timedelta(days=age), state)
 
-    def create_secret(self, name: str) -> None:
+    def create_secret(self, project: str, secret: str, created: datetime | None = None) -> None:
         with self._lock:
-            self._secrets.setdefault(name, [])
+            name = _secret_name(project, secret)
+            self._secrets.setdefault(name, _Secret(created or self.clock()))
 
     def versions(self, project: str, secret: str) -> list[tuple[str, str]]:
-        """(version, state) newest first."""
+        """(version, state name) newest first; empty for an unknown secret."""
         with self._lock:
-            found = self._secrets.get(f"projects/{project}/secrets/{secret}", [])
-            return [(str(v.number), sm.SecretVersion.State(v.state).name) for v in reversed(found)]
+            found = self._secrets.get(_secret_name(project, secret))
+            versions = found.versions if found else []
+            return [(str(v.number), State(v.state).name) for v in reversed(versions)]
 
     def payload(self, project: str, secret: str, version: str) -> bytes:
         with self._lock:
-            return self._find(f"projects/{project}/secrets/{secret}/versions/{version}").payload
+            return self._find(_version_name(project, secret, version)).payload
 
-    def _add(self, name: str, payload: bytes, created: datetime, state: int = ENABLED) -> _Version:
+    def destroy_version(self, project: str, secret: str, version: str) -> None:
+        """As if someone destroyed it in the console: the payload is gone for good."""
         with self._lock:
-            versions = self._secrets[name]
-            version = _Version(len(versions) + 1, payload, state, created)
-            versions.append(version)
-            return version
+            found = self._find(_version_name(project, secret, version))
+            found.state, found.payload, found.etag = State.DESTROYED, b"", _new_etag()
+            found.destroyed = self.clock()
+
+    def corrupt_checksum(self, project: str, secret: str, version: str) -> None:
+        """Make AccessSecretVersion answer with a CRC32C that does not match the data."""
+        with self._lock:
+            found = self._find(_version_name(project, secret, version))
+            found.crc32c ^= 0x1
 
     # --- the gRPC service
 
@@ -97,91 +133,139 @@ class SecretManager:
 
     def get_secret(self, request: Any) -> Any:
         with self._lock:
-            self._secret(request.name)
-        return _pb(sm.Secret)(name=request.name)
+            secret = self._secret(request.name)
+            message = _pb(sm.Secret)(name=request.name, etag=secret.etag)
+            message.replication.automatic.SetInParent()
+            message.create_time.FromDatetime(secret.created)
+            return message
 
     def list_versions(self, request: Any) -> Any:
-        if request.filter:
-            raise invalid(f"filter {request.filter!r} is not supported by the emulator")
+        wanted_state = _state_filter(request.filter)
+        start, size = _page(request.page_token, request.page_size)
         with self._lock:
-            found = list(reversed(self._secret(request.parent)))
-        start = int(request.page_token or 0)
-        size = request.page_size or 25
-        page = found[start : start + size]
-        token = str(start + size) if start + size < len(found) else ""
+            found = [
+                v
+                for v in reversed(self._secret(request.parent).versions)
+                if wanted_state is None or v.state == wanted_state
+            ]
+            page = [_message(request.parent, v) for v in found[start : start + size]]
+        more = start + size < len(found)
         return _pb(sm.ListSecretVersionsResponse)(
-            versions=[self._message(request.parent, v) for v in page],
-            next_page_token=token,
-            total_size=len(found),
+            versions=page, next_page_token=str(start + size) if more else "", total_size=len(found)
         )
 
     def get_version(self, request: Any) -> Any:
         with self._lock:
-            version = self._find(request.name)
-        return self._message(request.name.rsplit("/versions/", 1)[0], version)
+            return _message(_parent(request.name), self._find(request.name))
 
     def add_version(self, request: Any) -> Any:
         data = bytes(request.payload.data)
-        if request.payload.HasField(
-            "data_crc32c"
-        ) and request.payload.data_crc32c != google_crc32c.value(data):
-            raise invalid("data_crc32c mismatch: the payload was corrupted in transit")
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise invalid(f"Secret payload is {len(data)} bytes; the limit is {MAX_PAYLOAD_BYTES}.")
+        if request.payload.HasField("data_crc32c") and request.payload.data_crc32c != _crc32c(data):
+            raise invalid("data_crc32c mismatch: the payload was corrupted in transit.")
         with self._lock:
-            self._secret(request.parent)
-        version = self._add(request.parent, data, self.clock())
-        return self._message(request.parent, version)
+            secret = self._secret(request.parent)
+            version = self._append(secret, data, self.clock(), State.ENABLED)
+            return _message(request.parent, version)
 
     def access(self, request: Any) -> Any:
         with self._lock:
             version = self._find(request.name)
-        if version.state != ENABLED:
-            state = sm.SecretVersion.State(version.state).name
-            raise EmulatorError(
-                grpc.StatusCode.FAILED_PRECONDITION, f"{request.name} is in {state} state."
-            )
-        parent = request.name.rsplit("/versions/", 1)[0]
-        payload = _pb(sm.SecretPayload)(
-            data=version.payload, data_crc32c=google_crc32c.value(version.payload)
-        )
-        return _pb(sm.AccessSecretVersionResponse)(
-            name=f"{parent}/versions/{version.number}", payload=payload
-        )
+            name = f"{_parent(request.name)}/versions/{version.number}"
+            _require_enabled(name, version)
+            payload = _pb(sm.SecretPayload)(data=version.payload, data_crc32c=version.crc32c)
+            return _pb(sm.AccessSecretVersionResponse)(name=name, payload=payload)
 
     def enable(self, request: Any) -> Any:
-        return self._set_state(request.name, ENABLED)
+        return self._set_state(request.name, request.etag, State.ENABLED)
 
     def disable(self, request: Any) -> Any:
-        return self._set_state(request.name, DISABLED)
+        return self._set_state(request.name, request.etag, State.DISABLED)
 
-    def _set_state(self, name: str, state: int) -> Any:
+    def _set_state(self, name: str, etag: str, state: int) -> Any:
         with self._lock:
             version = self._find(name)
-            version.state = state
-        return self._message(name.rsplit("/versions/", 1)[0], version)
+            if etag and etag != version.etag:
+                raise EmulatorError(
+                    grpc.StatusCode.ABORTED, f"The etag {etag} does not match {version.etag}."
+                )
+            if version.state == State.DESTROYED:
+                raise _not_enabled(name, version)
+            if version.state != state:
+                version.state, version.etag = state, _new_etag()
+            return _message(_parent(name), version)
 
-    def _secret(self, name: str) -> list[_Version]:
+    def _append(self, secret: _Secret, data: bytes, created: datetime, state: int) -> _Version:
+        version = _Version(len(secret.versions) + 1, data, _crc32c(data), state, created)
+        secret.versions.append(version)
+        return version
+
+    def _secret(self, name: str) -> _Secret:
         if name not in self._secrets:
-            raise not_found(f"Secret [{name}] not found or has no versions.")
+            raise not_found(f"Secret [{name}] not found.")
         return self._secrets[name]
 
     def _find(self, name: str) -> _Version:
         parent, _, wanted = name.rpartition("/versions/")
-        versions = self._secret(parent)
+        versions = self._secret(parent).versions
         if wanted == "latest":
-            enabled = [v for v in versions if v.state == ENABLED]
-            if not enabled:
-                raise not_found(f"{parent} has no enabled version.")
-            return enabled[-1]
+            if not versions:
+                raise not_found(f"Secret [{parent}] not found or has no versions.")
+            return versions[-1]
         if not wanted.isdigit() or not 1 <= int(wanted) <= len(versions):
             raise not_found(f"Secret Version [{name}] not found.")
         return versions[int(wanted) - 1]
 
-    @staticmethod
-    def _message(parent: str, version: _Version) -> Any:
-        message = _pb(sm.SecretVersion)(
-            name=f"{parent}/versions/{version.number}",
-            state=version.state,
-            etag=f'"{version.number}-{version.state}"',
-        )
-        message.create_time.FromDatetime(version.created)
-        return message
+
+def _require_enabled(name: str, version: _Version) -> None:
+    if version.state != State.ENABLED:
+        raise _not_enabled(name, version)
+
+
+def _not_enabled(name: str, version: _Version) -> EmulatorError:
+    state = State(version.state).name
+    return EmulatorError(
+        grpc.StatusCode.FAILED_PRECONDITION, f"Secret Version [{name}] is in {state} state."
+    )
+
+
+def _state_filter(text: str) -> int | None:
+    """The one filter the emulator understands: `state:ENABLED` (or DISABLED, DESTROYED)."""
+    if not text.strip():
+        return None
+    key, _, value = text.strip().partition(":")
+    if key.strip() == "state" and value.strip() in State.__members__:
+        return int(State.__members__[value.strip()])
+    raise invalid(f"filter {text!r} is not supported by the emulator; use state:ENABLED or similar")
+
+
+def _page(token: str, size: int) -> tuple[int, int]:
+    if size < 0:
+        raise invalid("page_size must not be negative.")
+    if token and not token.isdigit():
+        raise invalid(f"page_token {token!r} is not valid.")
+    return int(token or 0), min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _message(parent: str, version: _Version) -> Any:
+    message = _pb(sm.SecretVersion)(
+        name=f"{parent}/versions/{version.number}", state=version.state, etag=version.etag
+    )
+    message.create_time.FromDatetime(version.created)
+    if version.destroyed is not None:
+        message.destroy_time.FromDatetime(version.destroyed)
+    message.replication_status.automatic.SetInParent()
+    return message
+
+
+def _secret_name(project: str, secret: str) -> str:
+    return f"projects/{project}/secrets/{secret}"
+
+
+def _version_name(project: str, secret: str, version: str) -> str:
+    return f"{_secret_name(project, secret)}/versions/{version}"
+
+
+def _parent(version_name: str) -> str:
+    return version_name.rpartition("/versions/")[0]
