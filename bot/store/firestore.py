@@ -7,7 +7,7 @@ memory: one single-field index, no composite indexes to maintain.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -18,6 +18,7 @@ from bot.store.filtering import matches
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso
 
 SCAN = 1000
+SEEN_TTL = timedelta(days=7)
 
 
 class FirestoreStore:
@@ -108,7 +109,8 @@ class FirestoreStore:
 
     def first_seen(self, key: str, now: datetime) -> bool:
         try:
-            self._seen.document(_doc_id(key)).create({"key": key, "at": iso(now)})
+            record = {"key": key, "at": iso(now), "expire_at": now + SEEN_TTL}  # Firestore TTL
+            self._seen.document(_doc_id(key)).create(record)
         except gexc.AlreadyExists:
             return False
         return True

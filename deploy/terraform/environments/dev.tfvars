@@ -1,0 +1,6 @@
+project                         = "fluxori-dev"
+environment                     = "dev"
+region                          = "africa-south1"
+image                           = "africa-south1-docker.pkg.dev/fluxori-dev/ops/fluxori-ops-bot:latest"
+slack_ops_channel               = "C0FLUXOPS"
+fluxori_runtime_service_account = "fluxori-runtime@fluxori-dev.iam.gserviceaccount.com"

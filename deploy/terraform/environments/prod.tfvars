@@ -1,0 +1,6 @@
+project                         = "fluxori-prod"
+environment                     = "prod"
+region                          = "africa-south1"
+image                           = "africa-south1-docker.pkg.dev/fluxori-prod/ops/fluxori-ops-bot:latest"
+slack_ops_channel               = "C0FLUXOPS"
+fluxori_runtime_service_account = "fluxori-runtime@fluxori-prod.iam.gserviceaccount.com"

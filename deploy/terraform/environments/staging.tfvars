@@ -1,0 +1,6 @@
+project                         = "fluxori-staging"
+environment                     = "staging"
+region                          = "africa-south1"
+image                           = "africa-south1-docker.pkg.dev/fluxori-staging/ops/fluxori-ops-bot:latest"
+slack_ops_channel               = "C0FLUXOPS"
+fluxori_runtime_service_account = "fluxori-runtime@fluxori-staging.iam.gserviceaccount.com"
