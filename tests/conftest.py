@@ -6,6 +6,7 @@ import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,8 +15,17 @@ from bot.local_google import LocalGoogleCerts
 from gcp.clients import FAST_SETTINGS, Clients
 from gcp.emulator import Emulator
 from gcp.models import ServiceRef
-from tests.emulators import PROJECT, gcloud_emulator
+from tests.emulators import (
+    PROJECT,
+    clear_firestore,
+    firestore_client,
+    gcloud_emulator,
+    unique_project,
+)
 from tests.stack import Stack, start_stack
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 PROD_BACKEND = ServiceRef("fluxori-prod", "africa-south1", "fluxori-backend")
 
@@ -75,3 +85,13 @@ def log_lines() -> Iterator[io.StringIO]:
     logs.configure("DEBUG", buffer)
     yield buffer
     logs.configure("WARNING", sys.stderr)
+
+
+@pytest.fixture
+def firestore_db(firestore_emulator: str) -> Iterator[firestore.Client]:
+    """A Firestore client on a project of the test's own, emptied when the test ends."""
+    project = unique_project()
+    client = firestore_client(firestore_emulator, project)
+    yield client
+    client.close()
+    clear_firestore(firestore_emulator, project)

@@ -1,8 +1,11 @@
 """Firestore action store (`BOT_STORE=firestore`), for Cloud Run.
 
-Claims are Firestore transactions. Action ids start with random hex, so writes spread over
-the key space. History reads the newest `SCAN` actions by `created_at` and filters them in
-memory: one single-field index, no composite indexes to maintain.
+Claims are compare-and-set writes: a batch that applies only if the action document is
+unchanged since it was read (and, for the service lock, only if the lock does not exist yet).
+Unlike transactions, losers fail fast instead of queueing on document locks. Action ids
+start with random hex, so writes spread over the key space. History reads the newest `SCAN`
+actions by `created_at` and filters them in memory: one single-field index, no composite
+indexes to maintain.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from bot.store.filtering import matches
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso
 
 SCAN = 1000
+MAX_ATTEMPTS = 25  # a lost compare-and-set re-reads; a loser then sees the new state
 SEEN_TTL = timedelta(days=7)
 
 
@@ -47,40 +51,43 @@ class FirestoreStore:
         lock: bool = False,
     ) -> Claim:
         ref = self._actions.document(action_id)
-
-        @firestore.transactional
-        def run(tx: firestore.Transaction) -> Claim:
-            snap = ref.get(transaction=tx)
+        for _ in range(MAX_ATTEMPTS):
+            snap = ref.get()
             current = _action(snap) if snap.exists else None
             if current is None or current.state not in expected:
                 return Claim(False, current)
             lock_ref = self._locks.document(_doc_id(current.lock_key))
-            lock_snap = lock_ref.get(transaction=tx)
+            lock_snap = lock_ref.get()
             holder = str(lock_snap.get("action_id")) if lock_snap.exists else ""
             if lock and holder and holder != action_id:
                 return Claim(False, current, holder)
-            changed = current.moved(new, event, fields or {})
-            if lock:
-                tx.set(lock_ref, {"action_id": action_id})
+            batch = self._db.batch()
+            if lock and not holder:
+                batch.create(lock_ref, {"action_id": action_id})  # fails if another took it
             if new in TERMINAL and holder == action_id:
-                tx.delete(lock_ref)
-            tx.set(ref, changed.to_record())
-            return Claim(True, changed)
-
-        result: Claim = run(self._db.transaction())
-        return result
+                batch.delete(lock_ref)
+            changed = current.moved(new, event, fields or {})
+            self._write_if_unchanged(batch, ref, snap, changed)
+            if _committed(batch):
+                return Claim(True, changed)
+        return Claim(False, self.get(action_id))
 
     def update(self, action_id: str, fields: dict[str, Any], event: Event | None = None) -> None:
         ref = self._actions.document(action_id)
+        for _ in range(MAX_ATTEMPTS):
+            snap = ref.get()
+            if not snap.exists:
+                return
+            current = _action(snap)
+            batch = self._db.batch()
+            self._write_if_unchanged(batch, ref, snap, current.moved(current.state, event, fields))
+            if _committed(batch):
+                return
 
-        @firestore.transactional
-        def run(tx: firestore.Transaction) -> None:
-            snap = ref.get(transaction=tx)
-            if snap.exists:
-                current = _action(snap)
-                tx.set(ref, current.moved(current.state, event, fields).to_record())
-
-        run(self._db.transaction())
+    def _write_if_unchanged(self, batch: Any, ref: Any, snap: Any, action: Action) -> None:
+        """Compare-and-set: the write applies only if nobody wrote the document since `snap`."""
+        option = self._db.write_option(last_update_time=snap.update_time)
+        batch.update(ref, action.to_record(), option=option)
 
     def search(self, filters: Filters) -> list[Action]:
         query = self._actions.order_by("created_at", direction=firestore.Query.DESCENDING)
@@ -139,6 +146,15 @@ class FirestoreStore:
 def _doc_id(key: str) -> str:
     """Document ids may not contain '/'; keys are ours, so a plain substitution is enough."""
     return key.replace("/", "|")
+
+
+def _committed(batch: Any) -> bool:
+    """Commit atomically; False when a precondition failed (someone else got there first)."""
+    try:
+        batch.commit()
+    except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.NotFound):
+        return False
+    return True
 
 
 def _action(snap: Any) -> Action:

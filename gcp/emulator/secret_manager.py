@@ -27,6 +27,7 @@ from gcp.emulator.core import (
     Method,
     invalid,
     not_found,
+    paginate,
     service_handler,
 )
 
@@ -141,17 +142,16 @@ class SecretManager:
 
     def list_versions(self, request: Any) -> Any:
         wanted_state = _state_filter(request.filter)
-        start, size = _page(request.page_token, request.page_size)
         with self._lock:
             found = [
-                v
+                _message(request.parent, v)
                 for v in reversed(self._secret(request.parent).versions)
                 if wanted_state is None or v.state == wanted_state
             ]
-            page = [_message(request.parent, v) for v in found[start : start + size]]
-        more = start + size < len(found)
+        size = min(request.page_size, MAX_PAGE_SIZE)
+        page, token = paginate(found, size, request.page_token, DEFAULT_PAGE_SIZE)
         return _pb(sm.ListSecretVersionsResponse)(
-            versions=page, next_page_token=str(start + size) if more else "", total_size=len(found)
+            versions=page, next_page_token=token, total_size=len(found)
         )
 
     def get_version(self, request: Any) -> Any:
@@ -238,14 +238,6 @@ def _state_filter(text: str) -> int | None:
     if key.strip() == "state" and value.strip() in State.__members__:
         return int(State.__members__[value.strip()])
     raise invalid(f"filter {text!r} is not supported by the emulator; use state:ENABLED or similar")
-
-
-def _page(token: str, size: int) -> tuple[int, int]:
-    if size < 0:
-        raise invalid("page_size must not be negative.")
-    if token and not token.isdigit():
-        raise invalid(f"page_token {token!r} is not valid.")
-    return int(token or 0), min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def _message(parent: str, version: _Version) -> Any:
