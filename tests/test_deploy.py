@@ -1,106 +1,422 @@
-"""deploy/ stays consistent with the code: manifest, Terraform and Dockerfile."""
+"""deploy/ stays consistent with the code: Slack manifest, Terraform, Dockerfile, build context.
+
+Pure file parsing (no Docker, no Terraform provider, no network): each test reads what the
+code registers, calls or reads, and checks that the deploy files say the same.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import tomllib
 from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from bot import maintenance, server
+from bot.config import parse as parse_bot_config
+from bot.settings import LOG_LEVELS, Settings
+from handlers.alerts import BUTTONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
+TERRAFORM_DIR = DEPLOY / "terraform"
 MANIFEST = json.loads((DEPLOY / "slack-manifest.json").read_text())
-TERRAFORM = "\n".join(p.read_text() for p in (DEPLOY / "terraform").glob("*.tf"))
-SOURCE = "\n".join(
-    p.read_text() for p in (ROOT / "bot").rglob("*.py") if "slack_emulator" not in p.parts
+TERRAFORM = "\n".join(p.read_text() for p in sorted(TERRAFORM_DIR.glob("*.tf")))
+BOT_SOURCE = "\n".join(
+    p.read_text() for p in sorted((ROOT / "bot").rglob("*.py")) if "slack_emulator" not in p.parts
 )
+ENVIRONMENTS = ("dev", "staging", "prod")
 
-SCOPES_BY_METHOD = {
+# Web API method (slack_sdk WebClient name) -> bot scope it needs; None: no scope needed.
+SCOPES_BY_METHOD: dict[str, str | None] = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "chat_getPermalink": None,
     "usergroups_users_list": "usergroups:read",
-    "conversations_info": "channels:read",
     "users_info": "users:read",
+    "conversations_info": "channels:read",  # and groups:read for private channels
+    "views_open": None,
+    "views_update": None,
+    "views_push": None,
+    "views_publish": None,
+    "reactions_add": "reactions:write",
 }
-LOCAL_ONLY = {
-    "GCP_EMULATOR_HOST": "emulators only",
+# Variables the bot reads that the Cloud Run service must not set, each with its reason.
+NOT_SET_ON_CLOUD_RUN = {
+    "GCP_EMULATOR_HOST": "emulators only; production uses Google's endpoints",
     "FIRESTORE_EMULATOR_HOST": "emulators only",
     "PUBSUB_EMULATOR_HOST": "emulators only",
-    "SLACK_API_URL": "the Slack emulator; production uses Slack's own",
-    "SLACK_APP_TOKEN": "Socket Mode on a laptop",
-    "ALERTS_SUBSCRIPTION": "Socket Mode on a laptop",
-    "BOT_CONFIG": "optional; the built-in defaults are Fluxori's",
-    "GOOGLE_CERTS_URL": "tests serve their own; production uses Google's default",
-    "PORT": "set by Cloud Run",
-    "K_SERVICE": "set by Cloud Run",
+    "SLACK_API_URL": "the Slack emulator; production uses Slack's own Web API",
+    "SLACK_APP_TOKEN": "Socket Mode on a laptop; Cloud Run receives HTTP events",
+    "ALERTS_SUBSCRIPTION": "Socket Mode's streaming pull; Cloud Run gets alerts pushed",
+    "GOOGLE_CERTS_URL": "tests serve their own certificates; production uses Google's default",
+    "PORT": "set by Cloud Run (a reserved name: setting it is an error)",
+    "K_SERVICE": "set by Cloud Run (reserved)",
+}
+CLOUD_RUN_RESERVED = {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+BOT_ROLES = {
+    "roles/run.developer",
+    "roles/iam.serviceAccountUser",
+    "roles/logging.viewer",
+    "roles/monitoring.viewer",
+    "roles/secretmanager.secretVersionManager",
+    "roles/secretmanager.secretAccessor",
+    "roles/datastore.user",
+    "roles/pubsub.publisher",
 }
 
 
-def test_manifest_command_and_urls() -> None:
-    """The one slash command is /ops and every Slack URL is the bot's /slack/events."""
-    assert [c["command"] for c in MANIFEST["features"]["slash_commands"]] == ["/ops"]
+def block(text: str, header: str) -> str:
+    """The body of the first `header { ... }` block in HCL text (braces balanced)."""
+    start = text.index(header)
+    depth, i = 0, text.index("{", start)
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1 : j]
+    raise AssertionError(f"unbalanced block {header}")
+
+
+def resources(kind: str) -> dict[str, str]:
+    """name -> body of every `resource "kind" "name"` block."""
+    names = re.findall(rf'resource "{kind}" "(\w+)"', TERRAFORM)
+    return {name: block(TERRAFORM, f'resource "{kind}" "{name}"') for name in names}
+
+
+def hcl_values(text: str) -> dict[str, Any]:
+    """`name = value` lines of a tfvars file: JSON-like literals and <<-EOT heredocs."""
+    values: dict[str, Any] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        match = re.match(r"^(\w+)\s*=\s*(.+?)\s*(#.*)?$", line)
+        if not match:
+            continue
+        name, raw = match.group(1), match.group(2)
+        heredoc = re.match(r"^<<(-?)(\w+)$", raw)
+        if heredoc:
+            body = []
+            for inner in lines:
+                if inner.strip() == heredoc.group(2):
+                    break
+                body.append(inner.strip() if heredoc.group(1) else inner)
+            values[name] = "\n".join(body) + "\n"
+        else:
+            values[name] = json.loads(raw)
+    return values
+
+
+def variable_defaults() -> dict[str, Any]:
+    text = (TERRAFORM_DIR / "variables.tf").read_text()
+    defaults = {}
+    for name in re.findall(r'variable "(\w+)"', text):
+        found = re.search(r"^\s*default\s*=\s*(.+)$", block(text, f'variable "{name}"'), re.M)
+        if found:
+            defaults[name] = json.loads(found.group(1))
+    return defaults
+
+
+def tfvars(env: str) -> dict[str, Any]:
+    return hcl_values((TERRAFORM_DIR / "environments" / f"{env}.tfvars").read_text())
+
+
+def service_env() -> dict[str, str]:
+    """Environment variables of the bot's Cloud Run service: name -> raw HCL value."""
+    body = resources("google_cloud_run_v2_service")["bot"]
+    found = {}
+    for match in re.finditer(r"\benv \{", body):
+        env = block(body[match.start() :], "env {")
+        name = re.search(r'name\s*=\s*"(\w+)"', env)
+        value = re.search(r"value\s*=\s*(.+)", env)
+        assert name, env
+        found[name.group(1)] = value.group(1).strip() if value else "<secret>"
+    return found
+
+
+def variables_read_by_the_bot() -> set[str]:
+    settings = (ROOT / "bot" / "settings.py").read_text()
+    names = set(re.findall(r'env(?:\.get\(|\[)"([A-Z][A-Z0-9_]+)"', settings))
+    names |= set(re.findall(r'os\.environ\.get\("([A-Z][A-Z0-9_]+)"', BOT_SOURCE))
+    return names
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+# --- Slack manifest -------------------------------------------------------------------------
+
+
+def test_manifest_command_is_the_one_the_app_registers_and_urls_are_slack_events() -> None:
+    """The slash commands are the app's (/ops) and every Slack URL is the bot's /slack/events."""
+    registered = set(re.findall(r'app\.command\("([^"]+)"\)', BOT_SOURCE))
+    commands = MANIFEST["features"]["slash_commands"]
+    assert {c["command"] for c in commands} == registered == {"/ops"}
+    assert all(c["should_escape"] is True and c["description"] for c in commands)
     urls = [
-        MANIFEST["features"]["slash_commands"][0]["url"],
+        *(c["url"] for c in commands),
         MANIFEST["settings"]["interactivity"]["request_url"],
         MANIFEST["settings"]["event_subscriptions"]["request_url"],
     ]
-    assert all(url.endswith("/slack/events") for url in urls)
-    assert '"/ops"' in SOURCE
+    assert all(re.fullmatch(r"https://[^/]+/slack/events", url) for url in urls), urls
+    assert '"/slack/events"' in (ROOT / "bot" / "web.py").read_text()
 
 
-def test_manifest_events_are_the_registered_ones() -> None:
-    """bot_events equals the events the app listens to."""
-    registered = set(re.findall(r'app\.event\("([a-z_]+)"\)', SOURCE))
+def test_manifest_bot_events_are_exactly_the_registered_events() -> None:
+    """bot_events equals the app.event(...) registrations under bot/."""
+    registered = set(re.findall(r'app\.event\("([a-z_]+)"\)', BOT_SOURCE))
+    assert registered
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == registered
 
 
+def test_manifest_features_match_the_listeners() -> None:
+    """Buttons and modals need interactivity; the published home view needs the Home tab."""
+    uses_interactivity = bool(re.search(r"app\.(action|view)\(", BOT_SOURCE))
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is uses_interactivity
+    app_home = MANIFEST["features"]["app_home"]
+    assert app_home["home_tab_enabled"] is (".views_publish(" in BOT_SOURCE)
+    assert app_home["messages_tab_enabled"] is False  # the bot answers no direct messages
+    assert MANIFEST["settings"]["socket_mode_enabled"] is False  # HTTP on Cloud Run
+
+
 def test_manifest_scopes_are_exactly_what_the_code_calls() -> None:
-    """Every Web API method used has its scope, and no scope is unused."""
-    called = {m for m in SCOPES_BY_METHOD if f".{m}(" in SOURCE}
-    needed = {SCOPES_BY_METHOD[m] for m in called} | {"commands"}
+    """Every Web API method the bot calls is mapped to its scope; no scope goes unused."""
+    methods = {name for name in dir(WebClient) if re.fullmatch(r"[a-z]+_[a-zA-Z_]+", name)}
+    called = {m for m in methods if f".{m}(" in BOT_SOURCE}
+    unmapped = called - set(SCOPES_BY_METHOD)
+    assert not unmapped, (
+        f"add these Web API methods and their scopes to SCOPES_BY_METHOD: {unmapped}"
+    )
+    needed = {SCOPES_BY_METHOD[m] for m in called} - {None}
+    if re.search(r"\bsay\(", BOT_SOURCE):
+        needed.add("chat:write")
+    if "app.command(" in BOT_SOURCE:
+        needed.add("commands")
+    if "channels:read" in needed:
+        needed.add("groups:read")  # conversations.info on private channels
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
 
 
-def test_terraform_sets_every_production_variable() -> None:
-    """Each variable bot/settings.py reads is set on the Cloud Run service, or exempt with a reason."""
-    settings = (ROOT / "bot" / "settings.py").read_text()
-    read = set(re.findall(r'env(?:\.get)?\(?\[?"([A-Z_]+)"', settings))
-    missing = {
-        name
-        for name in read - set(LOCAL_ONLY)
-        if f'"{name}"' not in TERRAFORM and f"{name} =" not in TERRAFORM
+# --- Terraform: the Cloud Run service -------------------------------------------------------
+
+
+def test_terraform_sets_every_variable_the_bot_reads_in_production() -> None:
+    """Each variable bot/ reads is set on the service, or exempt here with a reason."""
+    read = variables_read_by_the_bot()
+    assert set(NOT_SET_ON_CLOUD_RUN) <= read, (
+        "an exemption names a variable the bot no longer reads"
+    )
+    env = service_env()
+    assert read - set(NOT_SET_ON_CLOUD_RUN) - set(env) == set()
+    assert set(env) & (set(NOT_SET_ON_CLOUD_RUN) | CLOUD_RUN_RESERVED) == set()
+
+
+def test_terraform_environment_passes_the_bots_start_up_checks() -> None:
+    """The literal values (store, jobs, log level) are ones Settings accepts, in production mode."""
+    env = service_env()
+    literals = {k: json.loads(v) for k, v in env.items() if re.fullmatch(r'"[^"$]*"', v)}
+    assert literals["BOT_STORE"] == "firestore"
+    assert literals["BOT_JOBS"] == "pubsub"
+    assert env["BOT_JOBS_TOPIC"] == "google_pubsub_topic.jobs.id"  # projects/P/topics/T
+    assert env["SLACK_BOT_TOKEN"] == env["SLACK_SIGNING_SECRET"] == "<secret>"
+    settings = Settings.from_environ(
+        {
+            **literals,
+            "BOT_JOBS_TOPIC": "projects/fluxori-ops-prod/topics/fluxori-ops-jobs",
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "test",
+            "BOT_CONFIG": "",
+        }
+    )
+    assert (settings.store, settings.jobs) == ("firestore", "pubsub")
+    validation = block((TERRAFORM_DIR / "variables.tf").read_text(), 'variable "log_level"')
+    assert set(re.findall(r'"([A-Z]+)"', validation.split("validation")[1])) == set(LOG_LEVELS)
+
+
+def test_service_runs_jobs_inside_requests_and_matches_the_server() -> None:
+    """Request-based CPU with Pub/Sub jobs, 600 s requests, concurrency = gunicorn threads."""
+    body = resources("google_cloud_run_v2_service")["bot"]
+    assert re.search(r"cpu_idle\s*=\s*true", body)
+    assert re.search(r'timeout\s*=\s*"600s"', body)
+    assert '"INGRESS_TRAFFIC_ALL"' in body
+    threads = inspect.signature(server.serve).parameters["threads"].default
+    assert re.search(rf"max_instance_request_concurrency\s*=\s*{threads}\b", body)
+    assert 'path = "/healthz"' in body
+    invokers = resources("google_cloud_run_v2_service_iam_member")
+    assert any('"allUsers"' in b and "roles/run.invoker" in b for b in invokers.values())
+
+
+# --- Terraform: identity --------------------------------------------------------------------
+
+
+def test_terraform_grants_each_role_and_nothing_broader() -> None:
+    """The bot's roles are the listed ones, scoped to a service, secret or topic where possible."""
+    bot_grants = [
+        body
+        for kind in (
+            "google_cloud_run_v2_service_iam_member",
+            "google_service_account_iam_member",
+            "google_project_iam_member",
+            "google_secret_manager_secret_iam_member",
+            "google_pubsub_topic_iam_member",
+        )
+        for body in resources(kind).values()
+        if "local.bot_member" in body
+    ]
+    granted = {role for body in bot_grants for role in re.findall(r'"(roles/[\w.]+)"', body)}
+    assert granted == BOT_ROLES
+    project_wide = {
+        role
+        for body in resources("google_project_iam_member").values()
+        for role in re.findall(r'"(roles/[\w.]+)"', body)
     }
-    assert missing == set()
-
-
-def test_terraform_grants_each_role_the_actions_need() -> None:
-    """Least-privilege roles for rollback/scale, rotation, reads, the store and jobs."""
-    for role in (
-        "roles/run.developer",
-        "roles/iam.serviceAccountUser",
+    assert project_wide == {
         "roles/logging.viewer",
         "roles/monitoring.viewer",
-        "roles/secretmanager.secretVersionManager",
         "roles/datastore.user",
-        "roles/pubsub.publisher",
-    ):
-        assert role in TERRAFORM
-    assert "roles/owner" not in TERRAFORM
-    assert "roles/editor" not in TERRAFORM
+    }
+    run_grants = resources("google_cloud_run_v2_service_iam_member")["bot_manages_service"]
+    assert "var.managed_services" in run_grants
+    assert "var.fluxori_project" in run_grants
+    jwt = resources("google_secret_manager_secret_iam_member")["bot_rotates_jwt"]
+    assert "secret_id = var.jwt_secret_id" in jwt
+    publish = resources("google_pubsub_topic_iam_member")["bot_publishes_jobs"]
+    assert "google_pubsub_topic.jobs.id" in publish
+    assert not re.search(r"roles/(owner|editor|run\.admin|secretmanager\.admin)\b", TERRAFORM)
+
+
+# --- Terraform: Pub/Sub, scheduler, Monitoring, Firestore -----------------------------------
 
 
 def test_push_subscriptions_point_at_the_served_routes_with_oidc() -> None:
-    """Alerts push to /pubsub/alerts and jobs to /tasks, each with an OIDC token."""
-    web = (ROOT / "bot" / "container.py").read_text()
-    for path in ("/pubsub/alerts", "/tasks"):
-        assert f'path = "{path}"' in TERRAFORM
-        assert f'"{path}"' in web
-    assert "oidc_token" in TERRAFORM
-    assert "dead_letter_policy" in TERRAFORM
+    """Alerts push to /pubsub/alerts and jobs to /tasks, with OIDC, dead letters and no expiry."""
+    served = set(re.findall(r'"(/[a-z/]+)": ', (ROOT / "bot" / "container.py").read_text()))
+    pushes = block(TERRAFORM, "pushes = {")
+    paths = dict(re.findall(r'(\w+)\s*=\s*\{[^}]*path = "([^"]+)"', pushes))
+    assert paths == {"alerts": "/pubsub/alerts", "jobs": "/tasks"}
+    assert set(paths.values()) <= served
+    assert re.search(r"jobs\s*=\s*\{[^}]*ack = 600\b", pushes)
+    subscription = resources("google_pubsub_subscription")["push"]
+    for needed in ("oidc_token", "local.push_audience", "dead_letter_policy", 'ttl = ""'):
+        assert needed in subscription
 
 
-def test_dockerfile_runs_unprivileged_in_exec_form() -> None:
-    """Non-root user and the production server as PID 1 (SIGTERM reaches gunicorn)."""
-    dockerfile = (DEPLOY / "Dockerfile").read_text()
-    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
-    assert 'CMD ["python", "-m", "bot", "serve"]' in dockerfile
-    assert "compileall" in dockerfile
+def test_scheduler_sends_the_maintenance_job_the_bot_runs() -> None:
+    """Cloud Scheduler publishes {"kind": "maintenance"} to the jobs topic (no timer with pubsub jobs)."""
+    job = resources("google_cloud_scheduler_job")["maintenance"]
+    assert "topic_name = google_pubsub_topic.jobs.id" in job
+    assert f'kind = "{maintenance.JOB_KIND}"' in job
+    assert 'schedule = "* * * * *"' in job
+    assert 'settings.jobs == "inline"' in (ROOT / "bot" / "__main__.py").read_text()
+
+
+def test_alert_policies_carry_labels_the_bot_maps_to_buttons() -> None:
+    """Each policy's runbook label has buttons in handlers/alerts.py; service and env are set."""
+    policies = resources("google_monitoring_alert_policy")
+    runbooks = {name: re.findall(r'runbook\s*=\s*"([\w-]+)"', b) for name, b in policies.items()}
+    assert runbooks == {"high_error_rate": ["high-error-rate"], "high_latency": ["high-latency"]}
+    assert {label for labels in runbooks.values() for label in labels} <= set(BUTTONS)
+    for body in policies.values():
+        assert re.search(r'service\s*=\s*"fluxori-backend"', body)
+        assert re.search(r"environment\s*=\s*var\.environment", body)
+        assert "documentation {" in body
+    channel = resources("google_monitoring_notification_channel")["ops"]
+    assert re.search(r'type\s*=\s*"pubsub"', channel)
+    assert "google_pubsub_topic.alerts.id" in channel
+
+
+def test_firestore_ttl_is_on_the_field_the_store_writes() -> None:
+    """The TTL policy is on ops_seen.expire_at, which the Firestore store sets on every key."""
+    store = (ROOT / "bot" / "store" / "firestore.py").read_text()
+    assert 'prefix: str = "ops_"' in store
+    assert 'f"{prefix}seen"' in store
+    assert '"expire_at": now +' in store
+    ttl = resources("google_firestore_field")["seen_ttl"]
+    assert re.search(r'collection\s*=\s*"ops_seen"', ttl)
+    assert re.search(r'field\s*=\s*"expire_at"', ttl)
+    assert "ttl_config {}" in ttl
+    database = resources("google_firestore_database")["default"]
+    assert re.search(r'type\s*=\s*"FIRESTORE_NATIVE"', database)
+
+
+# --- Terraform: per-environment values and the config they produce -------------------------
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_sets_every_required_variable(env: str) -> None:
+    """Every variable without a default is in the tfvars, except the image (given at apply)."""
+    declared = set(re.findall(r'variable "(\w+)"', (TERRAFORM_DIR / "variables.tf").read_text()))
+    values = tfvars(env)
+    assert set(values) <= declared
+    assert declared - set(variable_defaults()) - set(values) == {"image"}
+    assert values["environment"] == env
+    assert values["project"] != values["fluxori_project"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_bot_config_is_valid_and_targets_the_environment(env: str) -> None:
+    """The BOT_CONFIG Terraform mounts parses with the bot's loader and names fluxori_project."""
+    main = (TERRAFORM_DIR / "main.tf").read_text()
+    arguments = dict(re.findall(r"^\s*(\w+)\s*=\s*(.+)$", block(main, 'tftpl", {'), re.M))
+    values = {**variable_defaults(), **tfvars(env)}
+    rendered: dict[str, str] = {}
+    for name, expression in arguments.items():
+        assert expression in (f"var.{name}", f"jsonencode(var.{name})"), expression
+        value = values[name]
+        rendered[name] = json.dumps(value) if expression.startswith("jsonencode") else str(value)
+    template = (TERRAFORM_DIR / "bot-config.toml.tftpl").read_text()
+    assert "%{" not in template
+    text = re.sub(r"\$\{(\w+)\}", lambda m: rendered[m.group(1)], template)
+    config = parse_bot_config(tomllib.loads(text), f"{env}.tfvars")
+    assert config.default_env == env
+    assert config.env(env).project == values["fluxori_project"]
+    assert config.services == tuple(values["managed_services"])
+    assert values["jwt_secret_id"] in config.secrets
+
+
+# --- Image and build context ----------------------------------------------------------------
+
+
+def test_dockerfile_is_multi_stage_unprivileged_and_exec_form() -> None:
+    """python:3.11-slim stages, compiled bytecode, a non-root USER and `python -m bot serve` as PID 1."""
+    instructions = dockerfile_instructions()
+    froms = [arg for op, arg in instructions if op == "FROM"]
+    assert len(froms) >= 2
+    assert all(f.startswith("python:3.11-slim") for f in froms)
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
+    users = [arg for op, arg in final if op == "USER"]
+    assert users
+    assert users[-1].split(":")[0] not in ("root", "0")
+    cmds = [arg for op, arg in final if op == "CMD"]
+    assert len(cmds) == 1
+    assert json.loads(cmds[0]) == ["python", "-m", "bot", "serve"]
+    assert not any(op in ("ENTRYPOINT", "HEALTHCHECK") for op, _ in instructions)
+    assert any(op == "RUN" and "compileall" in arg for op, arg in instructions)
+    assert ("COPY", "pyproject.toml ./") in instructions
+
+
+def test_image_and_build_context_carry_every_package() -> None:
+    """The Dockerfile copies each package pyproject.toml ships; both ignore files let them in."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    copied = {arg.split()[0] for op, arg in dockerfile_instructions() if op == "COPY"}
+    assert packages | {"pyproject.toml"} <= copied
+    dockerignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
+    gcloudignore = (DEPLOY / ".gcloudignore").read_text().split()
+    for name in packages | {"pyproject.toml"}:
+        assert f"!{name}" in dockerignore
+        assert f"!/{name}" in gcloudignore or f"!/{name}/" in gcloudignore
+    assert "!/deploy/Dockerfile" in gcloudignore
+    assert "deploy/Dockerfile" in (DEPLOY / "cloudbuild.yaml").read_text()

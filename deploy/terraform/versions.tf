@@ -6,6 +6,10 @@ terraform {
       version = ">= 5.30, < 7"
     }
   }
+  # One state per environment: terraform init -backend-config=bucket=... -backend-config=prefix=...
+  # (deploy/README.md, step 6). Applying two environments' tfvars to one state would replace one
+  # environment's resources with the other's.
+  backend "gcs" {}
 }
 
 provider "google" {
