@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from bot import sandbox_page
 from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 from bot.slack_emulator import SlackEmulator
 from bot.slack_emulator.wire import Request, Response, json_response
@@ -52,6 +53,7 @@ class Sandbox:
         self.gcp.start()
         self.slack.router.add("GET", "/_sandbox/gcp", lambda _: json_response(gcp_state(self.gcp)))
         self.slack.router.add("POST", "/_sandbox/alert", self.fire_alert)
+        sandbox_page.register(self)
         self.slack.start()
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [

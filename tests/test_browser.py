@@ -1,0 +1,254 @@
+"""The sandbox page in a real browser: Debian's Chromium driven by Playwright against a real
+`Sandbox` (emulated Google Cloud and Slack, the production bot server in a child process).
+
+Never downloads a browser. Without /usr/bin/chromium or the playwright package the tests
+skip with the reason, except under CI=true, where they fail. Screenshots go to artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot.sandbox import Sandbox, free_port
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # require_browser() says what is missing (skip, or fail under CI)
+    HAVE_PLAYWRIGHT = False
+else:
+    HAVE_PLAYWRIGHT = True
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+VIEWPORT = {"width": 1400, "height": 900}
+WAIT_MS = 15_000  # per expectation; each normally settles within a second
+PROD_BACKEND = '[data-service="fluxori-prod/fluxori-backend"]'
+
+
+def require_browser() -> None:
+    missing = []
+    if not CHROMIUM.is_file():
+        missing.append(f"{CHROMIUM} (apt-get install -y chromium)")
+    if not HAVE_PLAYWRIGHT:
+        missing.append("the playwright package (.venv/bin/pip install playwright)")
+    if missing:
+        reason = "the browser test needs " + " and ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@dataclass
+class Browser:
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.mouse.move(0, 0)  # no hover highlight in the picture
+        self.page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    require_browser()
+    box = Sandbox(free_port())
+    try:
+        box.start()
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture
+def browser(sandbox: Sandbox, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """The page open in Chromium, in Tokyo's time zone (dates must follow the browser's)."""
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport=VIEWPORT, timezone_id="Asia/Tokyo", locale="en-US")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        opened = Browser(page)
+        page.on("pageerror", lambda err: opened.errors.append(f"page error: {err}"))
+        page.on(
+            "console",
+            lambda msg: (
+                opened.errors.append(f"console: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        page.goto(sandbox.slack.url)
+        try:
+            yield opened
+        finally:
+            opened.shot(f"{request.node.name}-end")
+            context.close()
+            chromium.close()
+
+
+# -- helpers: what a person looks at
+
+
+def message(scope: Page | Locator, text: str) -> Locator:
+    return scope.locator(".message").filter(has_text=text)
+
+
+def run_command(page: Page, text: str) -> None:
+    composer = page.get_by_label("Message #fluxori-ops")
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def act_as(page: Page, name: str) -> None:
+    chip = page.get_by_role("radio", name=name)
+    chip.click()
+    expect(chip).to_have_attribute("aria-checked", "true")
+
+
+def confirm_in_dialog(page: Page, button: Locator, title: str, accept: str) -> None:
+    """Click a button that has a confirm dialog, check the dialog, and accept it."""
+    button.click()
+    dialog = page.get_by_role("alertdialog", name=title)
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name=accept).click()
+    expect(dialog).to_be_hidden()
+
+
+def prod_backend_traffic(page: Page) -> Locator:
+    return page.locator(PROD_BACKEND).get_by_test_id("traffic")
+
+
+def plan_target(card: Locator) -> str:
+    header = card.locator(".block-header").first.inner_text()
+    found = re.search(r"to (fluxori-backend-\S+)", header)
+    assert found, header
+    return found.group(1)
+
+
+# -- the flows
+
+
+def test_rollback_needs_a_second_person_and_moves_traffic(browser: Browser) -> None:
+    """Alice's prod rollback: verbs listed as typed; her own Confirm is refused; Bob's works."""
+    page = browser.page
+    before = prod_backend_traffic(page)
+    expect(before).to_contain_text("100%")
+    serving_before = before.inner_text()
+
+    composer = page.get_by_label("Message #fluxori-ops")
+    composer.fill("/ops r")
+    verbs = page.get_by_role("listbox", name="Commands").get_by_role("option")
+    expect(verbs).to_have_count(3)
+    expect(verbs.locator(".name")).to_have_text(["revisions", "rollback", "rotate-secret"])
+    browser.shot("1-verbs")
+
+    act_as(page, "Alice")
+    run_command(page, "/ops rollback fluxori-backend --env prod")
+    card = message(page.locator("#messages"), "Plan: Roll back fluxori-backend")
+    expect(card).to_contain_text("requested by @alice")
+    target = plan_target(card)
+
+    confirm = card.get_by_role("button", name="Confirm")
+    confirm_in_dialog(page, confirm, "Change production?", "Yes, do it")
+    refusal = message(page.locator("#messages"), "Only visible to you")
+    expect(refusal).to_contain_text("needs a second person")
+    browser.shot("2-alice-refused")
+
+    act_as(page, "Bob")
+    expect(refusal).to_have_count(0)  # Alice's ephemeral is hers alone
+    confirm_in_dialog(page, confirm, "Change production?", "Yes, do it")
+    expect(card).to_contain_text("Done: approved by @bob")
+    card.locator(".replies-link").click()
+    thread = page.locator("#thread")
+    expect(thread).to_contain_text(f"Traffic of fluxori-backend now: {target} 100%")
+    expect(prod_backend_traffic(page)).to_have_text(f"{target} 100%")
+    assert serving_before != f"{target} 100%"
+    browser.shot("3-rolled-back")
+
+    page.get_by_role("button", name="Fluxori Ops").click()
+    home = page.locator("#home")
+    expect(home).to_contain_text("Recent actions")
+    expect(home).to_contain_text("approved by @bob")
+    assert browser.errors == []
+
+
+def test_alert_buttons_show_errors_and_plan_a_rollback(browser: Browser) -> None:
+    """A fired alert's card: its start in the browser's zone; Show errors and Roll back work."""
+    page = browser.page
+    page.get_by_role("button", name="High error rate open").click()
+    expect(page.get_by_role("status").filter(has_text="high-error-rate-open")).to_contain_text(
+        "answered 200"
+    )
+    alert = message(page.locator("#messages"), "Critical: fluxori-backend high 5xx rate")
+    started = alert.locator('.slack-date[data-epoch="1767180000"]')
+    expect(started).to_have_text("Dec 31, 2025 8:20 PM")  # 11:20 UTC, in Tokyo
+
+    act_as(page, "Bob")
+    alert.get_by_role("button", name="Show errors").click()
+    expect(alert.locator(".replies-link")).to_contain_text("1 reply")
+    alert.get_by_role("button", name="Roll back").click()
+    expect(alert.locator(".replies-link")).to_contain_text("2 replies")
+    alert.locator(".replies-link").click()
+    thread = page.locator("#thread")
+    expect(thread).to_contain_text("Errors in fluxori-backend")
+    plan = message(thread, "Plan: Roll back fluxori-backend")
+    expect(plan).to_contain_text("requested by @bob")
+    target = plan_target(plan)
+
+    act_as(page, "Alice")
+    confirm_in_dialog(
+        page, plan.get_by_role("button", name="Confirm"), "Change production?", "Yes, do it"
+    )
+    expect(thread).to_contain_text(f"Traffic of fluxori-backend now: {target} 100%")
+    expect(prod_backend_traffic(page)).to_have_text(f"{target} 100%")
+    browser.shot("sandbox")  # the README's docs/sandbox.png is a copy of this one
+    assert browser.errors == []
+
+
+def test_scale_form_shows_field_errors_then_plans(browser: Browser) -> None:
+    """The scale modal: 64Gi is refused beside the field; 2Gi closes it and posts the plan."""
+    page = browser.page
+    act_as(page, "Carol")
+    run_command(page, "/ops scale fluxori-backend")
+    modal = page.get_by_role("dialog", name="Scale service")
+    memory = modal.get_by_label("Memory")
+    expect(memory).to_have_value("1Gi")
+
+    memory.fill("64Gi")
+    modal.get_by_role("button", name="Preview plan").click()
+    error = modal.locator('.input-block[data-block-id="memory"] .field-error')
+    expect(error).to_contain_text("64Gi")
+    expect(memory).to_have_value("64Gi")  # what was typed stays while the error shows
+    browser.shot("4-field-error")
+
+    memory.fill("2Gi")
+    modal.get_by_role("button", name="Preview plan").click()
+    expect(modal).to_be_hidden()
+    card = message(page.locator("#messages"), "Plan: Scale fluxori-backend")
+    expect(card).to_contain_text("requested by @carol")
+    expect(card).to_contain_text("Memory: 1Gi → 2Gi")
+    expect(card.get_by_role("button", name="Confirm")).to_be_visible()
+    browser.shot("5-scale-plan")
+    assert browser.errors == []
