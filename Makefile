@@ -23,6 +23,7 @@ emulator: $(STAMP)
 	$(PY) -m gcp.emulator --port 8086 --seed fluxori
 
 test: $(STAMP)
+	tests/system-deps.sh
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

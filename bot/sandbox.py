@@ -25,6 +25,7 @@ import requests
 
 from bot import sandbox_page
 from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
+from bot.sample_alerts import SampleAlerts, UnknownSample
 from bot.slack_emulator import SlackEmulator
 from bot.slack_emulator.wire import Request, Response, json_response
 from gcp.emulator import Emulator
@@ -47,7 +48,7 @@ class Sandbox:
         )
         self.workdir = tempfile.mkdtemp(prefix="fluxori-sandbox-")
         self.process: subprocess.Popen[bytes] | None = None
-        self._pushes = 0
+        self.samples = SampleAlerts(SAMPLES, self.serving_revision)
 
     def start(self) -> str:
         self.gcp.start()
@@ -88,12 +89,12 @@ class Sandbox:
 
     def fire_alert(self, request: Request) -> Response:
         """The page's alert panel: a sample incident pushed with a valid OIDC token."""
-        name = json.loads(request.body or b"{}").get("sample", "")
-        path = SAMPLES / f"{name}.json"
-        if not name.replace("-", "").isalnum() or not path.is_file():
-            return json_response({"ok": False, "error": f"unknown sample {name!r}"}, 400)
-        self._pushes += 1
-        envelope = push_envelope(json.loads(path.read_text()), f"sandbox-{time.time_ns()}")
+        try:
+            body = sandbox_page.json_object(request)
+            incident = self.samples.incident(str(body.get("sample", "")))
+        except (sandbox_page.BadRequest, UnknownSample) as err:
+            return json_response({"ok": False, "error": str(err)}, 400)
+        envelope = push_envelope(incident, f"sandbox-{time.time_ns()}")
         reply = requests.post(
             f"{self.bot_url}/pubsub/alerts",
             json=envelope,
@@ -101,6 +102,13 @@ class Sandbox:
             timeout=10,
         )
         return json_response({"ok": reply.ok, "status": reply.status_code, "detail": reply.text})
+
+    def serving_revision(self, project: str, location: str, service: str) -> str | None:
+        name = f"projects/{project}/locations/{location}/services/{service}"
+        if name not in self.gcp.run.service_names():
+            return None
+        split = self.gcp.run.serving_split(name)
+        return max(split, key=lambda revision: split[revision]) if split else None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -131,7 +131,9 @@ def add_routes(slack: SlackEmulator) -> None:
     }
     for path, act in posts.items():
         slack.router.add("POST", path, _to_the_bot(slack, act))
-    slack.router.add("POST", "/_sandbox/view/close", _local(lambda r: page.close_view(_body(r))))
+    slack.router.add(
+        "POST", "/_sandbox/view/close", _local(lambda r: page.close_view(json_object(r)))
+    )
     slack.router.add("GET", "/_sandbox/modals", _local(page.modals))
     slack.router.add("GET", "/_sandbox/members", _local(page.members))
 
@@ -142,7 +144,7 @@ def _to_the_bot(slack: SlackEmulator, act: Callable[[Json], BotResponse]) -> Han
     def handle(request: Request) -> Response:
         seen = len(slack.problems)
         try:
-            reply = act(_body(request))
+            reply = act(json_object(request))
         except BadRequest as err:
             return _error(400, str(err))
         except LookupError as err:  # no such message, view or button for this user
@@ -179,7 +181,8 @@ def _local(act: Callable[[Request], Json]) -> Handler:
     return handle
 
 
-def _body(request: Request) -> Json:
+def json_object(request: Request) -> Json:
+    """The request's JSON object body, or BadRequest saying what is wrong with it."""
     try:
         body = request.json()
     except (UnicodeDecodeError, json.JSONDecodeError) as err:

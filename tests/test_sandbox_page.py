@@ -310,3 +310,69 @@ def test_static_files_ship_with_the_package() -> None:
     shipped = config["tool"]["setuptools"]["package-data"]["bot"]
     assert {"slack_emulator/static/*", "sandbox_alerts/*.json"} <= set(shipped)
     assert {p.name for p in STATIC.iterdir()} >= {"index.html", "app.js", "style.css"}
+
+
+# -- the alert panel
+
+
+def _alert_cards(sandbox: Sandbox, policy: str) -> list[Json]:
+    return [m for m in sandbox.slack.messages("C_OPS") if policy in m["text"]]
+
+
+def _fire(url: str, sample: str) -> None:
+    answer = post(url, "/_sandbox/alert", {"sample": sample}).json()
+    assert (answer["ok"], answer["status"]) == (True, 200), answer
+
+
+def test_a_fired_alert_starts_now_on_the_serving_revision(sandbox: Sandbox, url: str) -> None:
+    """The sample's fixed date and revision are replaced by now and what Cloud Run serves."""
+    split = serving(url, "fluxori-prod", "fluxori-backend")
+    revision = max(split, key=lambda r: split[r])
+    before = int(time.time())
+    _fire(url, "high-latency-open")
+    card = eventually(
+        lambda: (_alert_cards(sandbox, "high latency") or [None])[-1], "high latency card"
+    )
+    shown = str(card["blocks"])
+    assert revision in shown
+    assert "00042-zap" not in shown  # the sample's revision, which the platform does not have
+    started = re.search(r"<!date\^(\d+)\^", shown)
+    assert started, shown
+    assert before <= int(started.group(1)) <= time.time()
+
+
+def test_closed_updates_the_card_it_opened_and_a_new_open_is_a_new_card(
+    sandbox: Sandbox, url: str
+) -> None:
+    cards_before = len(_alert_cards(sandbox, "high 5xx rate"))
+    _fire(url, "high-error-rate-open")
+    card = eventually(
+        lambda: (_alert_cards(sandbox, "high 5xx rate")[cards_before:] or [None])[0],
+        "5xx card",
+    )
+    _fire(url, "high-error-rate-closed")
+    eventually(
+        lambda: sandbox.slack.message("C_OPS", card["ts"])["text"].startswith("Resolved") or None,
+        "the card marked resolved",
+    )
+    assert "Resolved" in str(sandbox.slack.replies("C_OPS", card["ts"]))
+    _fire(url, "high-error-rate-open")  # a new incident, not a duplicate of the closed one
+    eventually(
+        lambda: len(_alert_cards(sandbox, "high 5xx rate")) == cards_before + 2 or None,
+        "a second 5xx card",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"sample": "meteor-strike"}, "unknown sample 'meteor-strike'; one of high-error-rate"),
+        ({}, "unknown sample ''"),
+        (b"not json", "the body must be JSON"),
+        ([1, 2], "the body must be a JSON object"),
+    ],
+)
+def test_a_bad_alert_request_is_400_with_the_reason(url: str, body: Any, reason: str) -> None:
+    reply = post(url, "/_sandbox/alert", body)
+    assert reply.status_code == 400
+    assert reason in reply.json()["error"]
