@@ -27,6 +27,7 @@ FIELDS = (
     ("cpu", "CPU", "1, 2, 4, 6 or 8"),
     ("concurrency", "Concurrency", "Requests per instance, 1 to 1000"),
 )
+TEMPLATE_FIELDS = ("memory", "cpu", "concurrency")  # a change makes a new revision
 MAX_SUGGESTED = 1000
 
 
@@ -69,19 +70,27 @@ def fill(job: Job, deps: Deps) -> None:
         "cpu": service.resources.cpu,
         "concurrency": str(service.concurrency),
     }
-    hint = ""
+    hints = []
     if job.payload.get("double"):
         values["max"] = str(min(service.scaling.max_instances * 2, MAX_SUGGESTED))
         before = service.scaling.max_instances
-        hint = f"Suggested: max instances {before} → {values['max']}. Edit as needed."
-    deps.slack.views_update(view_id=job.payload["view_id"], view=_form(meta, values, hint))
+        hints.append(f"Suggested: max instances {before} → {values['max']}. Edit as needed.")
+    if scale.template_pinned(service):
+        # Read once here, so a submission is checked without another Cloud Run call; the
+        # plan re-reads the service and refuses if this has changed since.
+        meta = {**meta, "pinned": service.main_revision, "template": _template(values)}
+        hints.append(
+            f":pushpin: Traffic is pinned to `{service.main_revision}` after a rollback:"
+            " memory, CPU and concurrency stay as they are until you roll forward."
+        )
+    deps.slack.views_update(view_id=job.payload["view_id"], view=_form(meta, values, hints))
 
 
 def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
     view = body.get("view", {})
     meta = json.loads(view.get("private_metadata") or "{}")
     settings = {key: _value(view, key) for key, _, _ in FIELDS}
-    errors = field_errors(settings)
+    errors = field_errors(settings) or pinned_errors(settings, meta)
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -119,6 +128,22 @@ def field_errors(settings: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+def pinned_errors(settings: dict[str, str], meta: dict[str, Any]) -> dict[str, str]:
+    """A template field edited while traffic is pinned to an older revision (see fill)."""
+    if not meta.get("pinned"):
+        return {}
+    before = meta.get("template", {})
+    return {
+        key: f"Traffic is pinned to {meta['pinned']}: {key} can change after you roll forward."
+        for key, value in _template(settings).items()
+        if value and value != before.get(key)
+    }
+
+
+def _template(values: dict[str, str]) -> dict[str, str]:
+    return {key: values[key] for key in TEMPLATE_FIELDS}
+
+
 def _block_for(problem: str) -> str:
     lowered = problem.lower()
     for key in ("memory", "cpu", "concurrency", "min", "max"):
@@ -140,10 +165,9 @@ def _message(meta: dict[str, Any], text: str) -> dict[str, Any]:
     return {**_shell(meta), "blocks": [bk.section(text)]}
 
 
-def _form(meta: dict[str, Any], values: dict[str, str], hint: str) -> dict[str, Any]:
+def _form(meta: dict[str, Any], values: dict[str, str], hints: list[str]) -> dict[str, Any]:
     blocks = [bk.section(f"*{meta['target']}* · *{meta['env']}*")]
-    if hint:
-        blocks.append(bk.context(hint))
+    blocks += [bk.context(hint) for hint in hints]
     blocks += [_input(key, label, help_text, values[key]) for key, label, help_text in FIELDS]
     return {
         **_shell(meta),

@@ -42,6 +42,10 @@ def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
     problems = problems or validate(service, change)
     if problems:
         raise Refusal("These values cannot be applied:\n" + "\n".join(f"• {p}" for p in problems))
+    # The form sends every field: only values that differ are changes (an unchanged memory
+    # must not count as a template change, which would make a needless revision).
+    settings = _differing(service, settings)
+    change, _ = parse_change(settings)
     changes = _changes(service, change)
     if not changes:
         raise Refusal(f"`{service.ref.service}` already has those values; nothing to change.")
@@ -64,18 +68,46 @@ def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
 
 
 def _check_template_is_serving(service: Service) -> None:
-    """A template change builds on the latest revision; refuse if that one is not serving.
+    reason = template_pinned(service)
+    if reason:
+        raise Refusal(reason)
 
-    After a rollback traffic is pinned to an older revision: a new revision would carry the
-    newer (rolled-back) image and get no traffic, so the change would not help.
+
+def template_pinned(service: Service) -> str | None:
+    """Why memory, CPU and concurrency cannot change now, or None if they can.
+
+    A template change builds on the latest revision. After a rollback traffic is pinned to an
+    older revision: a new revision would carry the newer (rolled-back) image and get no
+    traffic, so the change would not help.
     """
     latest = service.latest_created_revision
-    if service.serving and latest not in service.serving:
-        raise Refusal(
-            f"Traffic is pinned to `{service.main_revision}` but the template is that of"
-            f" `{latest}`; memory, CPU or concurrency changes would create a revision of"
-            " the newer image that gets no traffic. Change only min/max, or roll forward first."
-        )
+    if not service.serving or latest in service.serving:
+        return None
+    return (
+        f"Traffic is pinned to `{service.main_revision}` but the template is that of"
+        f" `{latest}`; memory, CPU or concurrency changes would create a revision of"
+        " the newer image that gets no traffic. Change only min/max, or roll forward first."
+    )
+
+
+def _differing(service: Service, settings: dict[str, str]) -> dict[str, str]:
+    current = {
+        "min": str(service.scaling.min_instances),
+        "max": str(service.scaling.max_instances),
+        "memory": service.resources.memory,
+        "cpu": service.resources.cpu,
+        "concurrency": str(service.concurrency),
+    }
+    return {
+        key: value.strip()
+        for key, value in settings.items()
+        if value.strip() and _normal(value) != _normal(current.get(key, ""))
+    }
+
+
+def _normal(value: str) -> str:
+    value = value.strip()
+    return str(int(value)) if value.isdigit() else value
 
 
 def _changes(service: Service, change: ServiceChange) -> tuple[Change, ...]:

@@ -63,6 +63,16 @@ def test_template_change_refused_while_traffic_is_pinned_to_an_older_revision() 
         scale.plan(service({3: 100}), {"memory": "2Gi"}, "prod")
 
 
+def test_a_full_form_with_only_max_changed_is_no_template_change() -> None:
+    """The form sends every field; unchanged memory/CPU/concurrency neither pin nor revise."""
+    pinned = service({3: 100})
+    form = {"min": "2", "max": "20", "memory": "1Gi", "cpu": "1", "concurrency": "080"}
+    plan = scale.plan(pinned, form, "prod")
+    assert [c.what for c in plan.changes] == ["Max instances"]
+    assert plan.params["settings"] == {"max": "20"}
+    assert "no new revision" in plan.notes[0]
+
+
 def test_rotation_plan_lists_consumers_and_how_they_use_the_secret() -> None:
     """The plan names each consumer, its env var and pinned version, and the next version."""
     backend = replace(service({5: 100}), secrets=(SECRET_REF,))

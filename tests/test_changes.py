@@ -216,6 +216,30 @@ def test_scale_form_with_field_errors(stack: Stack) -> None:
     assert "Plan: Scale fluxori-backend" in text_of(stack.slack.messages(OPS_CHANNEL)[-1])
 
 
+def test_scale_form_after_a_rollback_refuses_template_changes_beside_the_field(
+    stack: Stack,
+) -> None:
+    """Traffic pinned to an older revision: the form says so, memory is refused, max plans."""
+    click(stack, plan(stack, "rollback fluxori-backend"), "action.confirm", BOB)
+    revisions_before = len(stack.gcp.run.revisions(PROD_BACKEND.name))
+    stack.slack.slash_command(ALICE, OPS_CHANNEL, text="scale fluxori-backend")
+    stack.idle()
+    view = eventually(lambda: stack.slack.open_views(ALICE), what="scale form")[-1]
+    assert "Traffic is pinned to" in json.dumps(view)
+    reply = stack.slack.submit_view(ALICE, view["id"], {"memory": "2Gi"}).json()
+    assert reply["response_action"] == "errors"
+    assert list(reply["errors"]) == ["memory"]
+    assert "roll forward" in reply["errors"]["memory"]
+    stack.slack.submit_view(ALICE, view["id"], {"memory": "1Gi", "max": "20"})
+    stack.idle()
+    card = stack.slack.messages(OPS_CHANNEL)[-1]
+    assert "Plan: Scale fluxori-backend" in text_of(card)
+    assert "Memory" not in text_of(card)
+    click(stack, card, "action.confirm", BOB)
+    assert stack.gcp.run.get(PROD_BACKEND.name).scaling.max_instance_count == 20
+    assert len(stack.gcp.run.revisions(PROD_BACKEND.name)) == revisions_before
+
+
 def test_history_lists_actions_with_outcome(stack: Stack) -> None:
     """`/ops history` shows who did what and how it ended, filterable by outcome and user."""
     card = plan(stack, "rollback fluxori-backend")
