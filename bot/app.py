@@ -6,15 +6,27 @@ import logging
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 
 from bot import alert_actions, changes, commands, home, logs, maintenance, scale_modal, verify
 from bot.deps import Deps
 
 log = logs.get(__name__)
+BOLT_LOGGER = logging.getLogger("slack_bolt")
+
+
+class _IgnoreUnusedTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that it is unused when a client is given
+    too; the client carries that same token, so the warning at every start is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def build_app(deps: Deps) -> App:
+    if not any(isinstance(f, _IgnoreUnusedTokenWarning) for f in BOLT_LOGGER.filters):
+        BOLT_LOGGER.addFilter(_IgnoreUnusedTokenWarning())
     app = App(
         client=deps.slack,
         signing_secret=deps.settings.slack_signing_secret or None,
@@ -22,7 +34,7 @@ def build_app(deps: Deps) -> App:
         process_before_response=True,
         # auth.test at start-up would make a cold start depend on Slack answering.
         token_verification_enabled=False,
-        logger=logging.getLogger("slack_bolt"),
+        logger=BOLT_LOGGER,
     )
     app.error(on_error)
     commands.register(app, deps)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.jobs import JobQueue, Runner
 from bot.messenger import Messenger
@@ -16,6 +17,8 @@ from bot.store import ActionStore
 from bot.store.model import utcnow
 from handlers.config import OpsConfig
 from handlers.ports import Platform
+
+SLACK_URL = "https://slack.com/"
 
 
 @dataclass
@@ -30,3 +33,13 @@ class Deps:
     policy: Policy = field(default_factory=Policy)
     now: Callable[[], datetime] = utcnow
     runners: dict[str, Runner] = field(default_factory=dict)
+    _workspace_url: str = ""
+
+    def workspace_url(self) -> str:
+        """The workspace's address (`https://team.slack.com/`), read once from auth.test."""
+        if not self._workspace_url:
+            try:
+                self._workspace_url = str(self.slack.auth_test()["url"])
+            except (SlackApiError, SlackClientError, KeyError):
+                return SLACK_URL  # links still open Slack; asked again next time
+        return self._workspace_url

@@ -51,15 +51,15 @@ def render(cmd: Command, deps: Deps) -> list[bk.Block]:
     out = [bk.header(f"History{' · ' + scope if scope else ''}")]
     if not actions:
         out.append(bk.section("_No actions on record for that filter._"))
-    out += [bk.section(line(a)) for a in actions]
+    out += [bk.section(line(a, deps.workspace_url())) for a in actions]
     return bk.fit(out)
 
 
-def line(action: Action) -> str:
+def line(action: Action, workspace_url: str) -> str:
     approved = f" · approved by <@{action.approved_by}>" if action.approved_by else ""
     took = action.duration_seconds
     duration = f" · {cards.human_seconds(took)}" if took is not None else ""
-    thread = f" · <{permalink(action)}|thread>" if action.card_ts else ""
+    thread = f" · <{permalink(action, workspace_url)}|thread>" if action.card_ts else ""
     return (
         f"{OUTCOME_ICONS[action.state]} {bk.slack_date(action.created_at)} *{action.verb}*"
         f" `{action.target}` · {action.env} · {action.state.value}\n"
@@ -67,5 +67,6 @@ def line(action: Action) -> str:
     )
 
 
-def permalink(action: Action) -> str:
-    return f"https://slack.com/archives/{action.channel}/p{action.card_ts.replace('.', '')}"
+def permalink(action: Action, workspace_url: str) -> str:
+    """The plan card's address, built like chat.getPermalink's without a call per line."""
+    return f"{workspace_url}archives/{action.channel}/p{action.card_ts.replace('.', '')}"

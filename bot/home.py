@@ -38,11 +38,12 @@ def publish(user: str, deps: Deps) -> None:
 
 def home_blocks(deps: Deps) -> list[bk.Block]:
     pending = deps.store.search(Filters(states=(State.PENDING,), limit=10))
-    recent = deps.store.search(Filters(limit=10))
+    recent = [a for a in deps.store.search(Filters(limit=20)) if a.state is not State.PENDING]
+    url = deps.workspace_url()
     out = [bk.header("Fluxori ops"), bk.section("*Plans awaiting approval*")]
-    out += [bk.section(history.line(a)) for a in pending] or [bk.context("None.")]
+    out += [bk.section(history.line(a, url)) for a in pending] or [bk.context("None.")]
     out += [bk.divider(), bk.section("*Recent actions*")]
-    out += [bk.section(history.line(a)) for a in recent] or [bk.context("Nothing yet.")]
+    out += [bk.section(history.line(a, url)) for a in recent[:10]] or [bk.context("Nothing yet.")]
     out += [bk.divider(), bk.section("*Serving now*"), *serving_blocks(deps)]
     return out[:MAX_HOME_BLOCKS]
 

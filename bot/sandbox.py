@@ -159,6 +159,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_problem(port: int) -> str:
+    """Why the page cannot listen on `port` (checked before anything starts), or ""."""
+    try:
+        with socket.socket() as sock:
+            # as the page's server does, so a port left in TIME_WAIT by a restart is free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+    except OverflowError:
+        return f"--port {port} is not a port number (1-65535)."
+    except OSError as err:
+        return f"port {port} is not free ({err.strerror}); try `make run PORT={port + 1}`."
+    return ""
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
@@ -174,6 +188,10 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def run_sandbox(port: int) -> int:
+    problem = port_problem(port)
+    if problem:
+        print(f"Cannot start the sandbox: {problem}", file=sys.stderr)
+        return 2
     sandbox = Sandbox(port)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 
 from bot import logs
 
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
 log = logs.get(__name__)
 
 DRAIN_SECONDS = 8.0
+
+
+class _JsonLogger(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's own lines (start, worker boot, signals) through the bot's JSON logging, so
+    Cloud Logging reads their severity like every other line."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -53,7 +65,7 @@ def serve(
         "graceful_timeout": int(DRAIN_SECONDS) + 1,
         "keepalive": 75,
         "accesslog": None,
-        "errorlog": "-",
+        "logger_class": _JsonLogger,
         "loglevel": os.environ.get("LOG_LEVEL", "info").lower(),
         "worker_exit": lambda _server, _worker: on_exit(),
         "control_socket_disable": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.stack import Stack, eventually
+from tests.stack import OPS_CHANNEL, Stack, eventually
 from tests.test_changes import BOB, click, plan, thread
 
 
@@ -19,10 +19,13 @@ def test_home_shows_pending_recent_and_serving(stack: Stack) -> None:
         eventually(lambda: stack.slack.home("U_CAROL"), what="home view"), ensure_ascii=False
     )
     assert "Plans awaiting approval" in home
-    assert "Scale fluxori-frontend" in home
+    assert home.count("Scale fluxori-frontend") == 1  # pending: not repeated under Recent
     assert "succeeded" in home
     for env in ("dev", "staging", "prod"):
         assert f"*{env}* · fluxori-backend" in home
+    slack = stack.bot.deps.slack
+    card_link = slack.chat_getPermalink(channel=OPS_CHANNEL, message_ts=done["ts"])["permalink"]
+    assert f"<{card_link}|thread>" in home  # the workspace's own address, as Slack links it
 
 
 def test_slow_rollout_reports_progress_in_the_thread(stack: Stack) -> None:

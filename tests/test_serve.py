@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,8 @@ def test_signed_status_is_answered_fast_and_sigterm_stops_cleanly(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     """A signed /ops status gets 200 in well under a second and the serving revision in the
-    thread; SIGTERM (Cloud Run's signal) ends the process with status 0."""
+    thread; SIGTERM (Cloud Run's signal) ends the process with status 0. Every line logged
+    on the way is JSON, and none is a warning."""
     port = free_port()
     slack = SlackEmulator(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, BOT_TOKEN)
     slack.start()
@@ -31,9 +33,10 @@ def test_signed_status_is_answered_fast_and_sigterm_stops_cleanly(
         "SLACK_API_URL": slack.api_url,
         "GCP_EMULATOR_HOST": emulator.address,
         "BOT_STORE": f"sqlite:{tmp_path / 'a.sqlite'}",
-        "LOG_LEVEL": "ERROR",
+        "LOG_LEVEL": "INFO",
     }
-    process = serve(env, port)
+    output = tmp_path / "server.log"
+    process = serve(env, port, output.open("wb"))
     try:
         reply = slack.slash_command(
             "U_ALICE", OPS_CHANNEL, text="status fluxori-backend --env prod"
@@ -50,6 +53,11 @@ def test_signed_status_is_answered_fast_and_sigterm_stops_cleanly(
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         slack.stop()
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    messages = [line["message"] for line in lines]
+    assert "command_accepted" in messages
+    assert any(m.startswith("Starting gunicorn") for m in messages)  # gunicorn's own, as JSON
+    assert [line for line in lines if line["severity"] not in ("DEBUG", "INFO")] == []
 
 
 def test_bad_configuration_stops_start_up_with_one_line_per_problem(tmp_path: Path) -> None:
