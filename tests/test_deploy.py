@@ -37,6 +37,7 @@ SCOPES_BY_METHOD: dict[str, str | None] = {
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_getPermalink": None,
+    "auth_test": None,  # the workspace URL for thread links
     "usergroups_users_list": "usergroups:read",
     "users_info": "users:read",
     "conversations_info": "channels:read",  # and groups:read for private channels
