@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -49,7 +50,7 @@ def signed(text: str, user: str = "U_ALICE") -> tuple[bytes, dict[str, str]]:
     signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body.decode())
     return body, {
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
+        "X-Slack-Signature": str(signature),
         "Content-Type": "application/x-www-form-urlencoded",
     }
 
@@ -189,7 +190,7 @@ def confirm_to_result(slack: SlackEmulator, gcp: Emulator) -> float:
         card = wait_for(lambda: _pending_card(slack))
         start = time.perf_counter()
         slack.click("U_BOB", "C_OPS", card["ts"], "action.confirm")
-        wait_for(lambda ts=card["ts"]: _has_result(slack, ts))
+        wait_for(partial(_has_result, slack, card["ts"]))
         timings.append(time.perf_counter() - start)
     return statistics.median(timings)
 

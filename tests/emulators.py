@@ -30,7 +30,7 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 
 if TYPE_CHECKING:  # imported where used: every test session loads this module
-    from google.cloud import firestore, pubsub_v1
+    from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -241,7 +241,7 @@ def clear_firestore(host: str, project: str) -> None:
 
 def pubsub_publisher(host: str) -> pubsub_v1.PublisherClient:
     """A publisher on the emulator over a plaintext channel (no PUBSUB_EMULATOR_HOST)."""
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
     from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
     transport = PublisherGrpcTransport(channel=grpc.insecure_channel(host))
@@ -250,7 +250,7 @@ def pubsub_publisher(host: str) -> pubsub_v1.PublisherClient:
 
 def pubsub_subscriber(host: str) -> pubsub_v1.SubscriberClient:
     """A subscriber on the emulator over a plaintext channel (no PUBSUB_EMULATOR_HOST)."""
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
     transport = SubscriberGrpcTransport(channel=grpc.insecure_channel(host))

@@ -4,7 +4,8 @@ local server, and (for push routes) locally signed OIDC tokens."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from bot import container
 from bot.devserver import BackgroundServer, Swappable
 from bot.jobs import InlineQueue
 from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
+from bot.sandbox import Sandbox, free_port
 from bot.settings import Settings
 from bot.slack_emulator import SlackEmulator
 from gcp.clients import FAST_SETTINGS
@@ -58,6 +60,17 @@ class Stack:
         self.server.stop()
         self.bot.close()
         self.slack.stop()
+
+
+@contextmanager
+def running_sandbox() -> Iterator[Sandbox]:
+    """`python -m bot sandbox` in this process: page, emulators, the bot server as a child."""
+    box = Sandbox(free_port())
+    try:
+        box.start()
+        yield box
+    finally:
+        box.stop()
 
 
 def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Settings:

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sandbox import Sandbox, free_port
+from bot.sandbox import Sandbox
+from tests.stack import running_sandbox
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -28,7 +29,7 @@ else:
     HAVE_PLAYWRIGHT = True
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Locator, Page, ViewportSize
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 WAIT_MS = 15_000  # per expectation; each normally settles within a second
 PROD_BACKEND = '[data-service="fluxori-prod/fluxori-backend"]'
 
@@ -76,12 +77,8 @@ class Browser:
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     require_browser()
-    box = Sandbox(free_port())
-    try:
-        box.start()
+    with running_sandbox() as box:
         yield box
-    finally:
-        box.stop()
 
 
 @pytest.fixture

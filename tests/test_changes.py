@@ -280,7 +280,7 @@ def test_rollback_check_reports_improvement(stack: Stack) -> None:
     card = plan(stack, "rollback fluxori-backend")
     click(stack, card, "action.confirm", BOB)
     text = eventually(
-        lambda: "rollback helped" in thread(stack, card) and thread(stack, card),
+        lambda: text if "rollback helped" in (text := thread(stack, card)) else None,
         timeout=10,
         what="rollback check",
     )

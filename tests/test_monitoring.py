@@ -15,6 +15,9 @@ from google.cloud.monitoring_v3.services.metric_service import MetricServiceClie
 from google.cloud.monitoring_v3.services.metric_service.transports import (
     MetricServiceGrpcTransport,
 )
+from google.cloud.monitoring_v3.services.service_monitoring_service.transports import (
+    ServiceMonitoringServiceGrpcTransport,
+)
 
 from gcp import errors
 from gcp.clients import FAST_SETTINGS, Clients
@@ -202,7 +205,7 @@ def test_slo_definition_matches_the_runbook(monitoring_clients: Clients) -> None
     """The seeded SLO is request-based goodTotalRatio over request_count, 99% over 24h."""
     client = monitoring_clients.build(
         monitoring_v3.ServiceMonitoringServiceClient,
-        monitoring_v3.services.service_monitoring_service.transports.ServiceMonitoringServiceGrpcTransport,
+        ServiceMonitoringServiceGrpcTransport,
     )
     services = list(client.list_services(parent="projects/fluxori-staging"))
     assert [s.name for s in services] == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_valid_token_is_accepted(google: LocalGoogleCerts, verifier: PushVerifie
 def test_wrong_claims_are_refused(
     google: LocalGoogleCerts,
     verifier: PushVerifier,
-    overrides: dict[str, object],
+    overrides: dict[str, Any],
     status: int,
     reason: str,
 ) -> None:

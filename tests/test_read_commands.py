@@ -110,7 +110,7 @@ def test_bad_signature_and_stale_timestamp_get_401(stack: Stack) -> None:
     for how in ("bad_signature", "stale_timestamp"):
         reply = stack.slack.tampered(how).slash_command(
             ALICE, OPS_CHANNEL, text="status fluxori-backend"
-        )  # type: ignore[arg-type]
+        )
         assert reply.status == 401
     stack.idle()
     assert stack.slack.messages(OPS_CHANNEL) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from bot.sandbox import Sandbox, free_port
 from bot.sandbox_page import add_routes
 from bot.slack_emulator import SlackEmulator
 from bot.slack_emulator.routes import STATIC
+from tests.stack import eventually, running_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 10.0
@@ -26,12 +27,8 @@ Json = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    box = Sandbox(free_port())
-    try:
-        box.start()
+    with running_sandbox() as box:
         yield box
-    finally:
-        box.stop()
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +40,6 @@ def post(url: str, path: str, body: Any) -> requests.Response:
     data = body if isinstance(body, bytes) else None
     payload = None if isinstance(body, bytes) else body
     return requests.post(f"{url}{path}", json=payload, data=data, timeout=10)
-
-
-def eventually(read: Callable[[], T | None], what: str) -> T:
-    """Poll `read` until it returns something, within DEADLINE seconds."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        found = read()
-        if found is not None:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {DEADLINE:.0f}s")
 
 
 def _buttons(message: Json) -> list[Json]:
@@ -112,7 +98,8 @@ def test_click_confirms_a_plan_and_the_traffic_moves(sandbox: Sandbox, url: str)
             ),
             None,
         ),
-        "rollback plan card",
+        timeout=DEADLINE,
+        what="rollback plan card",
     )
     target = card["text"].rsplit(" ", 1)[-1]
     confirm = next(b for b in _buttons(card) if b["action_id"] == "action.confirm")
@@ -127,7 +114,8 @@ def test_click_confirms_a_plan_and_the_traffic_moves(sandbox: Sandbox, url: str)
     assert (answer["ok"], answer["status"]) == (True, 200)
     eventually(
         lambda: serving(url, "fluxori-dev", "fluxori-frontend") == {target: 100} or None,
-        f"dev traffic on {target}",
+        timeout=DEADLINE,
+        what=f"dev traffic on {target}",
     )
 
 
@@ -138,7 +126,7 @@ def test_modal_submit_shows_field_errors_then_close_removes_it(url: str) -> None
         "/_sandbox/command",
         {"user": "U_BOB", "text": "/ops scale fluxori-frontend --env staging"},
     )
-    view = eventually(lambda: open_modal(url, "U_BOB"), "scale form")
+    view = eventually(lambda: open_modal(url, "U_BOB"), timeout=DEADLINE, what="scale form")
     assert view["title"]["text"] == "Scale service"
 
     submit = {"user": "U_BOB", "view_id": view["id"], "values": {"memory": "64Gi"}}
@@ -169,7 +157,7 @@ def test_home_publishes_the_users_app_home(url: str) -> None:
         view_id = state["home"].get("U_CAROL")
         return state["views"][view_id] if view_id else None
 
-    view = eventually(home, "Carol's App Home")
+    view = eventually(home, timeout=DEADLINE, what="Carol's App Home")
     assert view["blocks"][0]["text"]["text"] == "Fluxori ops"
 
 
@@ -319,6 +307,10 @@ def _alert_cards(sandbox: Sandbox, policy: str) -> list[Json]:
     return [m for m in sandbox.slack.messages("C_OPS") if policy in m["text"]]
 
 
+def last(items: list[Json]) -> Json | None:
+    return items[-1] if items else None
+
+
 def _fire(url: str, sample: str) -> None:
     answer = post(url, "/_sandbox/alert", {"sample": sample}).json()
     assert (answer["ok"], answer["status"]) == (True, 200), answer
@@ -331,7 +323,9 @@ def test_a_fired_alert_starts_now_on_the_serving_revision(sandbox: Sandbox, url:
     before = int(time.time())
     _fire(url, "high-latency-open")
     card = eventually(
-        lambda: (_alert_cards(sandbox, "high latency") or [None])[-1], "high latency card"
+        lambda: last(_alert_cards(sandbox, "high latency")),
+        timeout=DEADLINE,
+        what="high latency card",
     )
     shown = str(card["blocks"])
     assert revision in shown
@@ -347,19 +341,27 @@ def test_closed_updates_the_card_it_opened_and_a_new_open_is_a_new_card(
     cards_before = len(_alert_cards(sandbox, "high 5xx rate"))
     _fire(url, "high-error-rate-open")
     card = eventually(
-        lambda: (_alert_cards(sandbox, "high 5xx rate")[cards_before:] or [None])[0],
-        "5xx card",
+        lambda: last(_alert_cards(sandbox, "high 5xx rate")[cards_before:]),
+        timeout=DEADLINE,
+        what="5xx card",
     )
     _fire(url, "high-error-rate-closed")
     eventually(
-        lambda: sandbox.slack.message("C_OPS", card["ts"])["text"].startswith("Resolved") or None,
-        "the card marked resolved",
+        lambda: (
+            (sandbox.slack.message("C_OPS", card["ts"]) or {})
+            .get("text", "")
+            .startswith("Resolved")
+            or None
+        ),
+        timeout=DEADLINE,
+        what="the card marked resolved",
     )
     assert "Resolved" in str(sandbox.slack.replies("C_OPS", card["ts"]))
     _fire(url, "high-error-rate-open")  # a new incident, not a duplicate of the closed one
     eventually(
         lambda: len(_alert_cards(sandbox, "high 5xx rate")) == cards_before + 2 or None,
-        "a second 5xx card",
+        timeout=DEADLINE,
+        what="a second 5xx card",
     )
 
 
