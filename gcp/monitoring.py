@@ -86,7 +86,9 @@ class MonitoringAdapter:
 
     def slos(self, ref: ServiceRef) -> list[SloStatus]:
         """The service's SLOs with compliance, remaining error budget and 1-hour burn rate."""
-        parent = f"projects/{ref.project}/services/{ref.service}"
+        parent = self._monitoring_service(ref)
+        if parent is None:
+            return []  # no Monitoring service watches it: no SLO is defined
         settings = self._clients.settings
         try:
             with translated(f"Listing the SLOs of {ref.service} in {ref.project}"):
@@ -100,6 +102,26 @@ class MonitoringAdapter:
         except errors.NotFound:
             return []  # no Monitoring service for it: no SLO is defined
         return [self._status(ref.project, monitoring_v3.ServiceLevelObjective.pb(s)) for s in found]
+
+    def _monitoring_service(self, ref: ServiceRef) -> str | None:
+        """The name of the Monitoring Service that watches this Cloud Run service.
+
+        Its id is whoever created it chose (auto-detected services get generated ids), so it
+        is found by what it identifies; an id equal to the service's name is the fallback.
+        """
+        settings = self._clients.settings
+        with translated(f"Listing the Monitoring services of {ref.project}"):
+            found = [
+                monitoring_v3.Service.pb(s)
+                for s in self._services().list_services(
+                    request={"parent": f"projects/{ref.project}"},
+                    retry=settings.retry(),
+                    timeout=settings.timeout,
+                )
+            ]
+        watching = [s.name for s in found if _watches(s, ref)]
+        named = [s.name for s in found if s.name.rsplit("/", 1)[-1] == ref.service]
+        return next(iter(watching + named), None)
 
     def _status(self, project: str, slo: Any) -> SloStatus:
         return SloStatus(
@@ -143,6 +165,20 @@ class MonitoringAdapter:
                 request=request, retry=settings.retry(), timeout=settings.timeout
             )
             return [monitoring_v3.TimeSeries.pb(series) for series in pager]
+
+
+def _watches(service: Any, ref: ServiceRef) -> bool:
+    """A Monitoring Service identifying this Cloud Run service (location may be left out)."""
+    if service.HasField("cloud_run"):
+        run = service.cloud_run
+        return bool(run.service_name == ref.service and run.location in ("", ref.region))
+    if service.HasField("basic_service") and service.basic_service.service_type == "CLOUD_RUN":
+        labels = service.basic_service.service_labels
+        return bool(
+            labels.get("service_name") == ref.service
+            and labels.get("location", ref.region) == ref.region
+        )
+    return False
 
 
 def _resource_filter(ref: ServiceRef) -> str:

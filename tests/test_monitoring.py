@@ -201,6 +201,22 @@ def test_slos_of_a_service_without_monitoring_service_are_empty(
     assert adapter.slos(ServiceRef("fluxori-prod", REGION, "nope")) == []
 
 
+def test_slos_are_found_by_the_cloud_run_service_not_by_the_monitoring_id(
+    monitoring: Monitoring, adapter: MonitoringAdapter
+) -> None:
+    """An auto-detected Monitoring Service has a generated id; it is matched on what it
+    watches (service name and location), and one in another region does not match."""
+    checkout = ServiceRef("fluxori-prod", REGION, "fluxori-checkout")
+    monitoring.define_request_slo(
+        "fluxori-prod", checkout.service, service_id="gs-ZZ5q1Yv3Tfy0", display_name="checkout"
+    )
+    monitoring.define_request_slo(
+        "fluxori-prod", "fluxori-search", service_id="fluxori-search-eu", region="europe-west1"
+    )
+    assert [slo.display_name for slo in adapter.slos(checkout)] == ["checkout"]
+    assert adapter.slos(ServiceRef("fluxori-prod", REGION, "fluxori-search")) == []
+
+
 def test_slo_definition_matches_the_runbook(monitoring_clients: Clients) -> None:
     """The seeded SLO is request-based goodTotalRatio over request_count, 99% over 24h."""
     client = monitoring_clients.build(

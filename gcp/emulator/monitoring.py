@@ -98,9 +98,11 @@ class Monitoring:
         rolling_period: timedelta = timedelta(days=1),
         display_name: str = fluxori.SLO_DISPLAY_NAME,
         region: str = fluxori.REGION,
+        service_id: str = "",
     ) -> str:
-        """Defines (or replaces) a request-based SLO on a Cloud Run service; returns its name."""
-        parent = self._define_service(project, service, region)
+        """Defines (or replaces) a request-based SLO on a Cloud Run service; returns its name.
+        `service_id` is the Monitoring Service's id (default: the Cloud Run service's name)."""
+        parent = self._define_service(project, service, region, service_id or service)
         slo = SloPb(name=f"{parent}/serviceLevelObjectives/{slo_id}", display_name=display_name)
         slo.goal = goal
         slo.rolling_period.FromTimedelta(rolling_period)
@@ -115,8 +117,8 @@ class Monitoring:
             self._slos[slo.name] = slo
         return str(slo.name)
 
-    def _define_service(self, project: str, service: str, region: str) -> str:
-        name = f"projects/{project}/services/{service}"
+    def _define_service(self, project: str, service: str, region: str, service_id: str) -> str:
+        name = f"projects/{project}/services/{service_id}"
         entry = ServicePb(name=name, display_name=service)
         entry.cloud_run.service_name = service
         entry.cloud_run.location = region
