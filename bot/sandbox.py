@@ -144,6 +144,7 @@ def gcp_state(gcp: Emulator) -> dict[str, Any]:
                 "max": service.scaling.max_instance_count,
                 "memory": service.template.containers[0].resources.limits.get("memory", ""),
                 "cpu": service.template.containers[0].resources.limits.get("cpu", ""),
+                "concurrency": service.template.max_instance_request_concurrency,
             }
         )
     project_secrets = {

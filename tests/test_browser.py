@@ -234,7 +234,7 @@ def test_alert_buttons_show_errors_and_plan_a_rollback(browser: Browser) -> None
 
 
 def test_scale_form_shows_field_errors_then_plans(browser: Browser) -> None:
-    """The scale modal: 64Gi is refused beside the field; 2Gi closes it and posts the plan."""
+    """The scale modal: 64Gi is refused beside the field; 2Gi plans; confirmed, Cloud Run has it."""
     page = browser.page
     act_as(page, "Carol")
     run_command(page, "/ops scale fluxori-backend")
@@ -250,11 +250,21 @@ def test_scale_form_shows_field_errors_then_plans(browser: Browser) -> None:
     browser.shot("4-field-error")
 
     memory.fill("2Gi")
+    modal.get_by_label("Concurrency").fill("40")
     modal.get_by_role("button", name="Preview plan").click()
     expect(modal).to_be_hidden()
     card = message(page.locator("#messages"), "Plan: Scale fluxori-backend")
     expect(card).to_contain_text("requested by @carol")
     expect(card).to_contain_text("Memory: 1Gi → 2Gi")
-    expect(card.get_by_role("button", name="Confirm")).to_be_visible()
+    expect(card).to_contain_text("Concurrency: 80 → 40")
     browser.shot("5-scale-plan")
+
+    act_as(page, "Alice")
+    confirm_in_dialog(
+        page, card.get_by_role("button", name="Confirm"), "Change production?", "Yes, do it"
+    )
+    expect(card).to_contain_text("Done: approved by @alice")
+    scaling = page.locator(PROD_BACKEND).get_by_test_id("scaling")
+    expect(scaling).to_contain_text("2Gi · 1 CPU · 40 per instance")
+    browser.shot("6-scaled")
     assert browser.errors == []

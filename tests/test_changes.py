@@ -49,9 +49,10 @@ def serving(stack: Stack) -> dict[str, int]:
     return stack.gcp.run.serving_split(PROD_BACKEND.name)
 
 
-def previous_revision(stack: Stack) -> str:
+def previous_revision(stack: Stack, back: int = 1) -> str:
+    """The revision `back` steps before the newest (0: the newest)."""
     names = [r.name.rsplit("/", 1)[-1] for r in stack.gcp.run.revisions(PROD_BACKEND.name)]
-    return names[1]
+    return names[back]
 
 
 def test_rollback_confirmed_by_a_second_person_moves_traffic_once(stack: Stack) -> None:
@@ -200,6 +201,7 @@ def test_scale_memory_creates_one_revision(stack: Stack) -> None:
     assert len(stack.gcp.run.revisions(PROD_BACKEND.name)) == revisions + 1
     limits = stack.gcp.run.get(PROD_BACKEND.name).template.containers[0].resources.limits
     assert (limits["memory"], limits["cpu"]) == ("2Gi", "2")
+    assert serving(stack) == {previous_revision(stack, back=0): 100}  # the new one takes traffic
 
 
 def test_scale_form_with_field_errors(stack: Stack) -> None:

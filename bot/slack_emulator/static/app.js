@@ -893,7 +893,7 @@ function serviceView(service) {
   const revisions = h("div", { class: "revisions" }, service.revisions.map((r) =>
     h("span", { class: `rev${service.split[r] ? " serving" : ""}`, title: r, text: r.replace(`${service.short}-`, "") })));
   const id = `${service.project}/${service.short}`;
-  const scaling = `min ${service.min} · max ${service.max} · ${service.memory || "?"} · ${service.cpu || "?"} CPU`;
+  const scaling = `min ${service.min} · max ${service.max} · ${service.memory || "?"} · ${service.cpu || "?"} CPU · ${service.concurrency} per instance`;
   return h("section", { class: "service", "data-service": id },
     h("h3", { text: service.short }),
     flashIfChanged(h("div", {}, h("div", { class: "row" }, h("span", { class: "label", text: "Traffic" }), traffic), bar), `${id}:split`, service.split),
