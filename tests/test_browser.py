@@ -192,10 +192,16 @@ def test_rollback_needs_a_second_person_and_moves_traffic(browser: Browser) -> N
     assert serving_before != f"{target} 100%"
     browser.shot("3-rolled-back")
 
+    page.get_by_role("button", name="Close thread").click()
+    expect(thread).to_be_hidden()
     page.get_by_role("button", name="Fluxori Ops").click()
     home = page.locator("#home")
     expect(home).to_contain_text("Recent actions")
     expect(home).to_contain_text("approved by @bob")
+    home.get_by_role("link", name="thread").first.click()  # the plan card's permalink
+    expect(page.locator("#channel-view")).to_be_visible()
+    expect(thread).to_be_visible()
+    expect(thread).to_contain_text("Plan: Roll back fluxori-backend")
     assert browser.errors == []
 
 
