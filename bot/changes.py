@@ -93,9 +93,13 @@ def run_plan(job: Job, deps: Deps) -> None:
             channel=p["channel_id"],
             thread_ts=p.get("thread_ts", ""),
             alert_id=p.get("alert_id", ""),
+            response_url=p.get("response_url", ""),
             deps=deps,
         )
     except ChannelUnavailable as err:
-        deps.messenger.respond_text(
-            p.get("response_url", ""), f":warning: I cannot post the plan here. {err.fix}"
+        deps.messenger.tell(
+            p["user_id"],
+            p["channel_id"],
+            f":warning: I cannot post the plan here. {err.fix}",
+            response_url=p.get("response_url", ""),
         )

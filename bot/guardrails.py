@@ -64,4 +64,10 @@ def refuse(p: dict[str, Any], reason: str, deps: Deps) -> None:
         {"verb": p["verb"], "env": p["env"], "target": p["target"], "channel": p["channel_id"]},
     )
     log.info("request_refused", verb=p["verb"], env=p["env"], reason=reason)
-    deps.messenger.respond_text(p.get("response_url", ""), f":no_entry: {reason}")
+    deps.messenger.tell(
+        p["user_id"],
+        p["channel_id"],
+        f":no_entry: {reason}",
+        response_url=p.get("response_url", ""),
+        thread_ts=p.get("thread_ts") or None,
+    )

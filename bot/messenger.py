@@ -93,6 +93,27 @@ class Messenger:
         if response.status_code >= 400:
             log.warning("response_url_failed", status=response.status_code)
 
+    def tell(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        response_url: str = "",
+        thread_ts: str | None = None,
+    ) -> None:
+        """Only `user` sees it: through the response_url when there is one (a command or a
+        click), else chat.postEphemeral (a modal submission has no response_url)."""
+        if response_url:
+            self.respond(response_url, [], text)
+            return
+        try:
+            self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, thread_ts=thread_ts
+            )
+        except SlackApiError as err:
+            log.warning("ephemeral_failed", error=err.response.get("error", ""))
+
     def respond_text(self, response_url: str, text: str) -> None:
         if response_url:
             self.respond(response_url, [], text)

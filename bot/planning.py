@@ -64,14 +64,17 @@ def propose(
     channel: str,
     thread_ts: str = "",
     alert_id: str = "",
+    response_url: str = "",
     deps: Deps,
 ) -> Action | None:
-    """Plan, record and post the card. Refusals and Google errors are answered in Slack."""
+    """Plan, record and post the card. Refusals and Google errors are answered in Slack:
+    in the thread the request came from (an alert's, a plan's), else to the requester only."""
     where = thread_ts or None
     try:
         plan = plan_for(verb, env, target, params, deps)
     except (Refusal, GcpError) as err:
-        _refused(verb, env, target, user, channel, where, err, deps)
+        request = {"verb": verb, "env": env, "target": target}
+        _refused(request, user, channel, where, response_url, err, deps)
         return None
     now = deps.now()
     action = Action(
@@ -106,21 +109,23 @@ def propose(
 
 
 def _refused(
-    verb: str,
-    env: str,
-    target: str,
+    request: dict[str, str],
     user: str,
     channel: str,
     thread_ts: str | None,
+    response_url: str,
     err: Exception,
     deps: Deps,
 ) -> None:
     reason = gcp_problem(err) if isinstance(err, GcpError) else str(err)
-    deps.store.record_refusal(
-        Event(deps.now(), "refused", user, reason), {"verb": verb, "env": env, "target": target}
-    )
-    log.info("change_refused", verb=verb, env=env, target=target, reason=reason)
-    text = f":no_entry: <@{user}> `{verb} {target}` in *{env}* was not planned: {reason}"
+    deps.store.record_refusal(Event(deps.now(), "refused", user, reason), request)
+    log.info("change_refused", reason=reason, **request)
+    what = f"`{request['verb']} {request['target']}` in *{request['env']}*"
+    if thread_ts is None:
+        text = f":no_entry: {what} was not planned: {reason}"
+        deps.messenger.tell(user, channel, text, response_url=response_url)
+        return
+    text = f":no_entry: <@{user}> {what} was not planned: {reason}"
     try:
         deps.messenger.post(channel, [bk.section(text)], thread_ts=thread_ts)
     except ChannelUnavailable:

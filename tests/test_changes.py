@@ -161,7 +161,7 @@ def test_service_changed_since_the_plan_is_not_touched(stack: Stack) -> None:
 
 
 def test_rollback_refusals(stack: Stack) -> None:
-    """Unknown, unready or already-serving targets are refused in the thread and recorded."""
+    """Unknown or already-serving targets: the requester alone is told why; both recorded."""
     serving_now = next(iter(serving(stack)))
     for text, reason in (
         ("rollback fluxori-backend --to fluxori-backend-09999-zzz", "does not exist"),
@@ -169,7 +169,8 @@ def test_rollback_refusals(stack: Stack) -> None:
     ):
         stack.slack.slash_command(ALICE, OPS_CHANNEL, text=text)
         stack.idle()
-        assert reason in text_of(stack.slack.messages(OPS_CHANNEL)[-1])
+        assert reason in text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+    assert stack.slack.messages(OPS_CHANNEL) == []  # nothing for the whole channel to read
     assert len(stack.bot.deps.store.refusals()) == 2
 
 
@@ -177,7 +178,7 @@ def test_invalid_scale_values_are_refused_before_any_call(stack: Stack) -> None:
     """Cloud Run's rules are applied before Google is asked."""
     stack.slack.slash_command(ALICE, OPS_CHANNEL, text="scale fluxori-backend cpu=3 memory=64Gi")
     stack.idle()
-    text = text_of(stack.slack.messages(OPS_CHANNEL)[-1])
+    text = text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
     assert "CPU" in text
     assert "emory" in text
 

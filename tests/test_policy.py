@@ -13,7 +13,7 @@ from bot.errors import ConfigError
 from bot.local_google import LocalGoogleCerts
 from bot.store import State
 from gcp.emulator import Emulator
-from tests.stack import OPS_CHANNEL, Stack, start_stack
+from tests.stack import OPS_CHANNEL, Stack, eventually, start_stack
 from tests.test_changes import ALICE, BOB, CAROL, action_id_of, click, plan, serving, text_of
 
 POLICY = """
@@ -102,11 +102,20 @@ def test_commands_from_other_channels_are_refused(guarded: Stack) -> None:
 
 
 def test_rate_limit_refuses_the_fourth_request(guarded: Stack) -> None:
-    """Three change requests in ten minutes are fine; the fourth is refused with when to retry."""
+    """Three change requests in ten minutes are fine; the fourth is refused with when to retry,
+    also when it comes from the scale form (no response_url: an ephemeral message)."""
     for _ in range(3):
         plan(guarded, "scale fluxori-frontend max=20", user=CAROL)
     guarded.slack.slash_command(CAROL, OPS_CHANNEL, text="scale fluxori-frontend max=30")
     guarded.idle()
+    assert "try again after" in last_private(guarded, CAROL)
+    refused_before = len(guarded.slack.ephemerals(CAROL, OPS_CHANNEL))
+    guarded.slack.slash_command(CAROL, OPS_CHANNEL, text="scale fluxori-frontend")
+    guarded.idle()
+    form = eventually(lambda: guarded.slack.open_views(CAROL), what="scale form")[-1]
+    guarded.slack.submit_view(CAROL, form["id"], {"max": "30"})
+    guarded.idle()
+    assert len(guarded.slack.ephemerals(CAROL, OPS_CHANNEL)) == refused_before + 1
     assert "try again after" in last_private(guarded, CAROL)
 
 
