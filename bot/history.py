@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import Any
 
 from bot import cards
 from bot.deps import Deps
@@ -11,6 +13,7 @@ from handlers import blocks as bk
 from handlers.commands import Command, UsageError
 
 DEFAULT_LIMIT = 10
+REFUSALS_SCANNED = 500  # newest refusals read for a filtered `--outcome refused`
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9_]+)$")
 OUTCOME_ICONS = {
     State.SUCCEEDED: ":white_check_mark:",
@@ -46,13 +49,51 @@ def filters_for(cmd: Command) -> Filters:
 
 
 def render(cmd: Command, deps: Deps) -> list[bk.Block]:
-    actions = deps.store.search(filters_for(cmd))
+    filters = filters_for(cmd)
     scope = " · ".join(x for x in (cmd.service, cmd.env if cmd.env_given else "") if x)
-    out = [bk.header(f"History{' · ' + scope if scope else ''}")]
+    suffix = f" · {scope}" if scope else ""
+    if filters.outcome == State.REFUSED.value:
+        return _refusals(filters, suffix, deps)
+    actions = deps.store.search(filters)
+    out = [bk.header(f"History{suffix}")]
     if not actions:
         out.append(bk.section("_No actions on record for that filter._"))
     out += [bk.section(line(a, deps.workspace_url())) for a in actions]
     return bk.fit(out)
+
+
+def _refusals(filters: Filters, suffix: str, deps: Deps) -> list[bk.Block]:
+    """Requests refused before they became a plan (policy, limits, what Google said)."""
+    found = [
+        r
+        for r in deps.store.refusals(REFUSALS_SCANNED)
+        if r.get("kind") == "refused" and _refusal_matches(r, filters)
+    ][: filters.limit]
+    out = [bk.header(f"Refused requests{suffix}")]
+    if not found:
+        out.append(bk.section("_No refused requests on record for that filter._"))
+    out += [bk.section(refusal_line(r)) for r in found]
+    return bk.fit(out)
+
+
+def _refusal_matches(record: dict[str, Any], filters: Filters) -> bool:
+    context = record.get("context", {})
+    return (
+        filters.env in ("", context.get("env"))
+        and filters.target in ("", context.get("target"))
+        and filters.user in ("", record.get("by"))
+    )
+
+
+def refusal_line(record: dict[str, Any]) -> str:
+    context = record.get("context", {})
+    when = datetime.fromisoformat(str(record["at"]).replace("Z", "+00:00"))
+    target = f" `{context['target']}`" if context.get("target") else ""
+    return (
+        f"{OUTCOME_ICONS[State.REFUSED]} {bk.slack_date(when)} *{context.get('verb', '?')}*"
+        f"{target} · {context.get('env', '?')} · refused\n"
+        f"{bk.escape(str(record.get('detail', '')))} · by <@{record.get('by', '')}>"
+    )
 
 
 def line(action: Action, workspace_url: str) -> str:

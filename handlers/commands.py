@@ -101,9 +101,10 @@ VERBS: dict[str, Verb] = {
         ),
         Verb(
             "history",
-            "history [SERVICE] [--limit N]",
-            "Recent actions: who did what, approved by whom, with what outcome.",
-            "/ops history fluxori-backend --limit 10",
+            "history [SERVICE] [--limit N] [--user @x] [--outcome O]",
+            "Recent actions: who did what, approved by whom, with what outcome;"
+            " `--outcome refused` lists refused requests and why.",
+            "/ops history fluxori-backend --outcome failed",
             optional_positionals=("service",),
             flags=("env", "limit", "user", "outcome"),
         ),

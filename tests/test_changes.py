@@ -173,6 +173,19 @@ def test_rollback_refusals(stack: Stack) -> None:
     assert stack.slack.messages(OPS_CHANNEL) == []  # nothing for the whole channel to read
     assert len(stack.bot.deps.store.refusals()) == 2
 
+    stack.slack.slash_command(CAROL, OPS_CHANNEL, text="history fluxori-backend --outcome refused")
+    stack.idle()
+    answer = thread(stack, stack.slack.messages(OPS_CHANNEL)[-1])
+    assert "Refused requests · fluxori-backend" in answer
+    assert answer.count("by <@U_ALICE>") == 2
+    assert "does not exist" in answer
+    assert "already serves 100%" in answer
+    stack.slack.slash_command(
+        CAROL, OPS_CHANNEL, text="history --outcome refused --user <@U_BOB|bob>"
+    )
+    stack.idle()
+    assert "No refused requests" in thread(stack, stack.slack.messages(OPS_CHANNEL)[-1])
+
 
 def test_invalid_scale_values_are_refused_before_any_call(stack: Stack) -> None:
     """Cloud Run's rules are applied before Google is asked."""
