@@ -16,6 +16,8 @@ from bot.slack_emulator import SlackEmulator, views
 from bot.slack_emulator.driver import BotResponse
 from bot.slack_emulator.server import Handler
 from bot.slack_emulator.wire import Request, Response, json_response
+from gcp.log_queries import PRESETS
+from handlers.commands import VERBS
 
 if TYPE_CHECKING:
     from bot.sandbox import Sandbox
@@ -104,6 +106,19 @@ class PageActions:
             people = [u for u in ws.users if u in channel.members]
         return {"channel": channel_id, "members": people}
 
+    def commands(self, _request: Request) -> Json:
+        """The bot's /ops grammar for the composer's suggestions: verbs and log presets."""
+        verbs = [
+            {
+                "name": verb.name,
+                "usage": verb.usage.removeprefix(verb.name).strip(),
+                "about": verb.summary,
+                "takes_service": "service" in verb.positionals + verb.optional_positionals,
+            }
+            for verb in VERBS.values()
+        ]
+        return {"verbs": verbs, "presets": list(PRESETS)}
+
     def _user(self, body: Json) -> str:
         user = _text(body, "user")
         if user not in self._users():
@@ -136,6 +151,7 @@ def add_routes(slack: SlackEmulator) -> None:
     )
     slack.router.add("GET", "/_sandbox/modals", _local(page.modals))
     slack.router.add("GET", "/_sandbox/members", _local(page.members))
+    slack.router.add("GET", "/_sandbox/commands", _local(page.commands))
 
 
 def _to_the_bot(slack: SlackEmulator, act: Callable[[Json], BotResponse]) -> Handler:

@@ -17,6 +17,8 @@ from bot.sandbox import Sandbox, free_port
 from bot.sandbox_page import add_routes
 from bot.slack_emulator import SlackEmulator
 from bot.slack_emulator.routes import STATIC
+from gcp.log_queries import PRESETS
+from handlers.commands import VERBS
 from tests.stack import eventually, running_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,3 +380,14 @@ def test_a_bad_alert_request_is_400_with_the_reason(url: str, body: Any, reason:
     reply = post(url, "/_sandbox/alert", body)
     assert reply.status_code == 400
     assert reason in reply.json()["error"]
+
+
+def test_the_composer_suggests_the_bots_own_grammar(url: str) -> None:
+    """GET /_sandbox/commands is the bot's /ops grammar, so the page cannot drift from it."""
+    grammar = requests.get(f"{url}/_sandbox/commands", timeout=5).json()
+    verbs = {v["name"]: v for v in grammar["verbs"]}
+    assert list(verbs) == list(VERBS)
+    assert verbs["logs"]["usage"] == "SERVICE PRESET [--since 1h]"
+    assert verbs["history"]["takes_service"] is True
+    assert verbs["rotate-secret"]["takes_service"] is False
+    assert grammar["presets"] == list(PRESETS)

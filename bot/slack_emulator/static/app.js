@@ -6,23 +6,6 @@
 const POLL_MS = 500;
 const CHANNEL = "C_OPS";
 const TOAST_MS = 6000;
-const VERBS = [
-  ["help", "", "Every verb with an example"],
-  ["status", "SERVICE", "URL, serving revisions, traffic, scaling"],
-  ["revisions", "SERVICE [--limit N]", "Newest revisions: image, ready, traffic"],
-  ["errors", "SERVICE [--since 1h] [--limit N]", "ERROR+ log entries grouped by message"],
-  ["logs", "SERVICE PRESET [--since 1h]", "The runbook's log queries"],
-  ["rollback", "SERVICE [--to REVISION]", "Plan: traffic to the previous revision"],
-  ["scale", "SERVICE [min=N] [max=N] [memory=2Gi] …", "Plan a scaling change (no values: a form)"],
-  ["rotate-secret", "[SECRET]", "Plan the runbook's JWT secret refresh"],
-  ["slo", "SERVICE", "Compliance, error budget left, burn rate"],
-  ["history", "[SERVICE] [--limit N] [--user @x]", "Who did what, approved by whom"],
-];
-const SERVICE_VERBS = new Set(["status", "revisions", "errors", "logs", "rollback", "scale", "slo", "history"]);
-const LOG_PRESETS = [
-  "errors", "slow-queries", "query-timeouts", "transaction-failures",
-  "auth", "token-verification", "signed-url", "slow-requests",
-];
 const EMOJI = {
   warning: "⚠️", white_check_mark: "✅", no_entry: "⛔", x: "❌", hourglass_flowing_sand: "⏳",
   hourglass: "⌛", grey_question: "❔", red_circle: "🔴", no_entry_sign: "🚫", lock: "🔒",
@@ -45,6 +28,7 @@ const app = {
   gcp: null,
   modals: [],
   members: [],
+  grammar: { verbs: [], presets: [] }, // the bot's /ops grammar (GET /_sandbox/commands)
   dismissed: new Set(),
   notes: [], // the page's own Slackbot notes (command errors), only in this browser
   drawn: {}, // what each area was last drawn from, to redraw only on change
@@ -716,12 +700,12 @@ function suggestionsFor(text) {
   }
   const verb = /^\/ops\s+(\S*)$/.exec(text);
   if (verb) {
-    const items = VERBS.filter(([name]) => name.startsWith(verb[1].toLowerCase()))
-      .map(([name, usage, about]) => ({ insert: `/ops ${name} `, name, usage, about }));
+    const items = app.grammar.verbs.filter(({ name }) => name.startsWith(verb[1].toLowerCase()))
+      .map(({ name, usage, about }) => ({ insert: `/ops ${name} `, name, usage, about }));
     return { heading: "/ops verbs", items };
   }
   const service = /^\/ops\s+(\S+)\s+(\S*)$/.exec(text);
-  if (service && SERVICE_VERBS.has(service[1])) {
+  if (service && app.grammar.verbs.some((v) => v.name === service[1] && v.takes_service)) {
     const names = [...new Set((app.gcp?.services || []).map((s) => s.name.split("/").pop()))];
     const items = names.filter((n) => n.startsWith(service[2]))
       .map((n) => ({ insert: `/ops ${service[1]} ${n} `, name: n, usage: "", about: "service" }));
@@ -729,7 +713,7 @@ function suggestionsFor(text) {
   }
   const preset = /^\/ops\s+logs\s+(\S+)\s+(\S*)$/.exec(text);
   if (preset) {
-    const items = LOG_PRESETS.filter((p) => p.startsWith(preset[2]))
+    const items = app.grammar.presets.filter((p) => p.startsWith(preset[2]))
       .map((p) => ({ insert: `/ops logs ${preset[1]} ${p} `, name: p, usage: "", about: "runbook query" }));
     return { heading: "Log presets", items };
   }
@@ -1001,6 +985,11 @@ async function start() {
     app.members = ["U_ALICE", "U_BOB", "U_CAROL"];
   }
   if (!app.members.includes(app.user)) app.user = app.members[0];
+  try {
+    app.grammar = await getJson("/_sandbox/commands");
+  } catch {
+    toast("Could not read the /ops commands; typing still works, without suggestions.", true);
+  }
   app.scrollToEnd = true;
   poll();
 }
