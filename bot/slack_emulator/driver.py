@@ -1,38 +1,21 @@
-"""The emulator acting as Slack towards the bot: signed slash commands, button clicks, modal
-submissions and events, and what Slack does with the bot's immediate answers."""
+"""The emulator acting as Slack towards the bot: slash commands, button clicks, modal
+submissions and events, delivered by a transport (signed HTTP unless told otherwise), and what
+Slack does with the bot's immediate answers."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
-
-import requests
 
 from bot.slack_emulator import hooks, payloads, views
 from bot.slack_emulator.errors import ApiError
-from bot.slack_emulator.signing import Signing, signed_headers
+from bot.slack_emulator.signing import Signing
 from bot.slack_emulator.state import ResponseTarget, View, Workspace
+from bot.slack_emulator.transport import ACK_SECONDS, Delivery, HttpTransport, Transport
+from bot.slack_emulator.transport import BotResponse as BotResponse  # re-exported, as before
 
 Json = dict[str, Any]
-ACK_SECONDS = 3.0  # Slack shows the user an error when the app answers later than this
-FORM = "application/x-www-form-urlencoded"
-
-
-@dataclass(frozen=True)
-class BotResponse:
-    """The bot's HTTP answer to one request from Slack."""
-
-    status: int
-    body: str
-    headers: Mapping[str, str]
-    elapsed: float
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body.strip() else None
 
 
 @dataclass(frozen=True)
@@ -43,10 +26,15 @@ class Driver:
     public_url: Callable[[], str]  # the emulator's base URL, for response URLs
     signing: Signing = "valid"
     timeout: float = 10.0
+    transport: Transport | None = None  # None: signed HTTP to bot_url (the fields above)
 
     def tampered(self, how: Signing) -> Driver:
         """The same driver, signing every request wrongly in one way (see signed_headers)."""
         return replace(self, signing=how)
+
+    def over(self, transport: Transport) -> Driver:
+        """The same driver, delivering every request through `transport`."""
+        return replace(self, transport=transport)
 
     def slash_command(
         self, user_id: str, channel_id: str, command: str = "/ops", text: str = ""
@@ -57,7 +45,7 @@ class Driver:
             form = payloads.slash_command(
                 ws, user_id, channel_id, command, text, self._url(target), ws.issue_trigger(user_id)
             )
-        reply = self.send(urlencode(form).encode(), FORM)
+        reply = self._deliver(Delivery("slash_commands", form))
         self._check(reply, f"{command} {text}".strip())
         if reply.status == 200 and reply.body.strip():
             self._show_command_answer(reply, target, command)
@@ -129,41 +117,39 @@ class Driver:
         return self.send_event(event)
 
     def send_event(self, event: Json, event_id: str = "", retry_num: int = 0) -> BotResponse:
-        """Deliver an Events API event; a retry repeats the event_id with X-Slack-Retry-Num."""
+        """Deliver an Events API event; a retry repeats the event_id with its retry number."""
         with self.workspace.lock:
             envelope = payloads.event_callback(
                 self.workspace, event, event_id or payloads.new_event_id()
             )
-        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        reply = self.send(
-            json.dumps(envelope).encode(), "application/json", extra if retry_num else {}
-        )
+        reason = "http_timeout" if retry_num else ""
+        reply = self._deliver(Delivery("events_api", envelope, retry_num, reason))
         self._check(reply, f"event {event.get('type')}")
         return reply
 
     def send(
         self, body: bytes, content_type: str, extra_headers: Mapping[str, str] | None = None
     ) -> BotResponse:
-        """POST `body` to the bot's request URL, signed as this driver signs."""
-        headers = {
-            "Content-Type": content_type,
-            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-            **signed_headers(self.signing_secret, body, self.signing),
-            **(extra_headers or {}),
-        }
-        started = time.monotonic()
-        answer = requests.post(self.bot_url, data=body, headers=headers, timeout=self.timeout)
-        elapsed = time.monotonic() - started
-        return BotResponse(answer.status_code, answer.text, dict(answer.headers), elapsed)
+        """POST `body` to the bot's request URL, signed as this driver signs (always HTTP)."""
+        return self._http().post(body, content_type, extra_headers)
+
+    def _deliver(self, delivery: Delivery) -> BotResponse:
+        return (self.transport or self._http()).deliver(delivery)
+
+    def _http(self) -> HttpTransport:
+        return HttpTransport(self.bot_url, self.signing_secret, self.signing, self.timeout)
 
     # -- what Slack does with the answers
 
     def _interact(self, payload: Json, what: str) -> BotResponse:
-        reply = self.send(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+        reply = self._deliver(Delivery("interactive", payload))
         self._check(reply, what)
         return reply
 
     def _check(self, reply: BotResponse, what: str) -> None:
+        if reply.failure:
+            self._problem(f"{what}: {reply.failure}")
+            return
         if reply.status != 200:
             self._problem(f"{what}: the bot answered HTTP {reply.status}")
         if reply.elapsed > ACK_SECONDS:

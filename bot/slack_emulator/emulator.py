@@ -1,6 +1,7 @@
 """SlackEmulator: a local Slack for the bot. It serves the Web API at `api_url`, answers the
-response URLs it hands out, sends the bot signed requests as Slack does (`driver`), and
-shows its state as JSON at /_emulator/state for tests and the sandbox page."""
+response URLs it hands out, sends the bot requests as Slack does (`driver`: signed HTTP, or
+Socket Mode through `over_socket_mode()`), and shows its state as JSON at /_emulator/state
+for tests and the sandbox page."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from bot.slack_emulator.faults import Fault, Faults
 from bot.slack_emulator.seed import Seed
 from bot.slack_emulator.server import HttpServer, Router
 from bot.slack_emulator.signing import Signing
+from bot.slack_emulator.socket_mode import SocketModeServer, SocketModeTransport
 from bot.slack_emulator.state import ApiCall, Workspace
+from bot.slack_emulator.transport import ACK_SECONDS
 from bot.slack_emulator.webapi import WebApi
 
 Json = dict[str, Any]
@@ -35,16 +38,20 @@ class SlackEmulator:
         seed: Seed | None = None,
         clock: ids.Clock = time.monotonic,
         static_dir: Path = routes.STATIC,
+        app_token: str = "",
     ) -> None:
         """`clock` times trigger ids (3 s) and response URLs (30 min); tests may pass an
-        `ids.ManualClock` to expire them without waiting."""
+        `ids.ManualClock` to expire them without waiting. `app_token` (xapp-...) lets an app
+        open Socket Mode connections with apps.connections.open."""
         self.workspace = Workspace(seed or Seed(), clock)
         self.faults = Faults()
-        self.webapi = WebApi(self.workspace, bot_token, self.faults)
+        self._public_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        self.socket_mode = SocketModeServer(self.workspace.seed.app_id, host, self._public_host)
+        app_methods = {"apps.connections.open": self.socket_mode.apps_connections_open}
+        self.webapi = WebApi(self.workspace, bot_token, self.faults, app_token, app_methods)
         self.router = Router()
         routes.install(self.router, self.workspace, self.webapi, self.faults, static_dir)
         self._server = HttpServer(self.router, host, port)
-        self._public_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.driver = Driver(self.workspace, bot_url, signing_secret, lambda: self.url)
 
     # -- running
@@ -55,6 +62,7 @@ class SlackEmulator:
 
     def stop(self) -> None:
         self._server.stop()
+        self.socket_mode.stop()
 
     @property
     def port(self) -> int:
@@ -119,6 +127,16 @@ class SlackEmulator:
     def tampered(self, how: Signing) -> Driver:
         """A driver whose requests carry a bad signature, a stale timestamp, or neither header."""
         return self.driver.tampered(how)
+
+    def over_socket_mode(self, ack_seconds: float = ACK_SECONDS) -> Driver:
+        """A driver that sends each request as an envelope on the app's Socket Mode connection
+        and takes its ack, within `ack_seconds`, as the answer."""
+        return self.driver.over(SocketModeTransport(self.socket_mode, ack_seconds))
+
+    @property
+    def socket_connections(self) -> int:
+        """Open Socket Mode connections (the app is connected once this is above 0)."""
+        return self.socket_mode.connections
 
     def issue_trigger(self, user_id: str) -> str:
         """A trigger id as Slack sends with an interaction, valid for 3 s."""

@@ -1,10 +1,11 @@
 """The Web API endpoint: `/api/<method>` with the arguments as a form, multipart or JSON body
-(or a query string), the bot token checked, and Slack's `{"ok": ...}` answers."""
+(or a query string), the token checked (the bot's, or the app-level token for the methods
+that take one), and Slack's `{"ok": ...}` answers."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.slack_emulator import chat, directory, views
@@ -15,15 +16,25 @@ from bot.slack_emulator.wire import Request, Response, json_response
 
 Json = dict[str, Any]
 Method = Callable[[Workspace, Json], Json]
+AppMethod = Callable[[Json], Json]  # called with an app-level token (xapp-...)
 JSON_ARGUMENTS = ("blocks", "view", "attachments")  # JSON strings inside form bodies
 METHODS: dict[str, Method] = {**directory.METHODS, **chat.METHODS, **views.METHODS}
 
 
 class WebApi:
-    def __init__(self, workspace: Workspace, bot_token: str, faults: Faults) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        bot_token: str,
+        faults: Faults,
+        app_token: str = "",
+        app_methods: Mapping[str, AppMethod] | None = None,
+    ) -> None:
         self.workspace = workspace
         self.bot_token = bot_token
         self.faults = faults
+        self.app_token = app_token
+        self.app_methods = dict(app_methods or {})
 
     def handle(self, method: str, request: Request) -> Response:
         try:
@@ -39,22 +50,35 @@ class WebApi:
         return self._call(method, args, request)
 
     def _call(self, method: str, args: Json, request: Request) -> Response:
-        if method not in METHODS:
+        app_level = method in self.app_methods
+        if method not in METHODS and not app_level:
             body = {"ok": False, "error": "unknown_method", "req_method": method}
             return self._answer(method, args, body, status=404)
         token = bearer_token(request) or (
             "" if request.content_type == "application/json" else str(args.get("token", ""))
         )
-        if not token:
-            return self._answer(method, args, ApiError("not_authed").body())
-        if token != self.bot_token:
-            return self._answer(method, args, ApiError("invalid_auth").body())
+        refusal = self._refusal(token, app_level)
+        if refusal:
+            return self._answer(method, args, ApiError(refusal).body())
         try:
-            with self.workspace.lock:
-                body = {"ok": True, **METHODS[method](self.workspace, args)}
+            if app_level:
+                body = {"ok": True, **self.app_methods[method](args)}
+            else:
+                with self.workspace.lock:
+                    body = {"ok": True, **METHODS[method](self.workspace, args)}
         except ApiError as err:
             body = err.body()
         return self._answer(method, args, body)
+
+    def _refusal(self, token: str, app_level: bool) -> str:
+        """Slack's error for this token, or "" when it may call the method."""
+        if not token:
+            return "not_authed"
+        if token == (self.app_token if app_level else self.bot_token):
+            return ""
+        if token in (self.bot_token, self.app_token):
+            return "not_allowed_token_type"  # a good token of the other kind
+        return "invalid_auth"
 
     def _answer(self, method: str, args: Json, body: Json, status: int = 200) -> Response:
         self._log(method, args, status, "" if body.get("ok") else str(body.get("error", "")))
