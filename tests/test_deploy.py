@@ -337,15 +337,18 @@ def test_alert_policies_carry_labels_the_bot_maps_to_buttons() -> None:
 
 
 def test_firestore_ttl_is_on_the_field_the_store_writes() -> None:
-    """The TTL policy is on ops_seen.expire_at, which the Firestore store sets on every key."""
+    """TTL policies are on ops_seen.expire_at and ops_records.expire_at, which the Firestore
+    store sets on every de-duplication key and alert record."""
     store = (ROOT / "bot" / "store" / "firestore.py").read_text()
     assert 'prefix: str = "ops_"' in store
     assert 'f"{prefix}seen"' in store
     assert '"expire_at": now +' in store
-    ttl = resources("google_firestore_field")["seen_ttl"]
-    assert re.search(r'collection\s*=\s*"ops_seen"', ttl)
-    assert re.search(r'field\s*=\s*"expire_at"', ttl)
-    assert "ttl_config {}" in ttl
+    assert '"expire_at": utcnow() + RECORD_TTL' in store
+    fields = resources("google_firestore_field")
+    for name, collection in (("seen_ttl", "ops_seen"), ("records_ttl", "ops_records")):
+        assert re.search(rf'collection\s*=\s*"{collection}"', fields[name])
+        assert re.search(r'field\s*=\s*"expire_at"', fields[name])
+        assert "ttl_config {}" in fields[name]
     database = resources("google_firestore_database")["default"]
     assert re.search(r'type\s*=\s*"FIRESTORE_NATIVE"', database)
 

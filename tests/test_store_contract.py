@@ -192,3 +192,20 @@ def test_records_round_trip(store: ActionStore) -> None:
     store.put_record("alert", "0.abc/1", {"ts": "1.2", "channel": "C_OPS"})
     assert store.get_record("alert", "0.abc/1") == {"ts": "1.2", "channel": "C_OPS"}
     assert store.get_record("alert", "missing") is None
+
+
+@pytest.mark.emulators
+def test_firestore_alert_records_carry_their_expiry(request: pytest.FixtureRequest) -> None:
+    """Firestore deletes an alert record 90 days after it is written (TTL on expire_at); the
+    field never reaches the caller."""
+    from bot.store.firestore import RECORD_TTL, FirestoreStore
+    from tests.emulators import firestore_client
+
+    client = firestore_client(request.getfixturevalue("firestore_emulator"))
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    store = FirestoreStore(client, prefix=prefix)
+    before = datetime.now(UTC)
+    store.put_record("alert", "0.abc/1", {"ts": "1.2"})
+    (raw,) = [doc.to_dict() or {} for doc in client.collection(f"{prefix}records").stream()]
+    assert before + RECORD_TTL <= raw["expire_at"] <= datetime.now(UTC) + RECORD_TTL
+    assert store.get_record("alert", "0.abc/1") == {"ts": "1.2"}

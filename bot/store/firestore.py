@@ -18,11 +18,12 @@ from google.cloud import firestore
 
 from bot.store.base import Claim, Filters
 from bot.store.filtering import matches
-from bot.store.model import TERMINAL, Action, Event, State, event_record, iso
+from bot.store.model import TERMINAL, Action, Event, State, event_record, iso, utcnow
 
 SCAN = 1000
 MAX_ATTEMPTS = 25  # a lost compare-and-set re-reads; a loser then sees the new state
 SEEN_TTL = timedelta(days=7)
+RECORD_TTL = timedelta(days=90)  # an alert's card: an incident closing later gets a new one
 
 
 class FirestoreStore:
@@ -126,11 +127,16 @@ class FirestoreStore:
         self._seen.document(_doc_id(key)).delete()
 
     def put_record(self, kind: str, key: str, data: dict[str, Any]) -> None:
-        self._records.document(_doc_id(f"{kind}:{key}")).set(data)
+        record = {**data, "expire_at": utcnow() + RECORD_TTL}  # Firestore TTL
+        self._records.document(_doc_id(f"{kind}:{key}")).set(record)
 
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         snap = self._records.document(_doc_id(f"{kind}:{key}")).get()
-        return (snap.to_dict() or {}) if snap.exists else None
+        if not snap.exists:
+            return None
+        record = snap.to_dict() or {}
+        record.pop("expire_at", None)
+        return record
 
     def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
         self._refusals.add({**event_record(event), "context": context})

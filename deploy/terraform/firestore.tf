@@ -19,6 +19,16 @@ resource "google_firestore_database" "default" {
 
 # De-duplication keys (Pub/Sub message ids, incident states) carry expire_at = now + 7 days;
 # Firestore deletes them after that. The field is never queried, so it is not indexed.
+# Alert cards (incident id -> message) carry expire_at = write + 90 days: an incident that
+# closes later than that gets a new "resolved" card instead of updating the old one.
+resource "google_firestore_field" "records_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "ops_records"
+  field      = "expire_at"
+  ttl_config {}
+  index_config {}
+}
+
 resource "google_firestore_field" "seen_ttl" {
   database   = google_firestore_database.default.name
   collection = "ops_seen"
