@@ -27,7 +27,6 @@ FIELDS = (
     ("cpu", "CPU", "1, 2, 4, 6 or 8"),
     ("concurrency", "Concurrency", "Requests per instance, 1 to 1000"),
 )
-TEMPLATE_FIELDS = ("memory", "cpu", "concurrency")  # a change makes a new revision
 MAX_SUGGESTED = 1000
 
 
@@ -141,7 +140,7 @@ def pinned_errors(settings: dict[str, str], meta: dict[str, Any]) -> dict[str, s
 
 
 def _template(values: dict[str, str]) -> dict[str, str]:
-    return {key: values[key] for key in TEMPLATE_FIELDS}
+    return {key: values[key] for key in scale.TEMPLATE_KEYS}
 
 
 def _block_for(problem: str) -> str:

@@ -8,6 +8,7 @@ from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 from handlers.ports import Platform
 
 INT_KEYS = {"min": "min_instances", "max": "max_instances", "concurrency": "concurrency"}
+TEMPLATE_KEYS = ("memory", "cpu", "concurrency")  # they live in the revision template
 
 
 def parse_change(settings: dict[str, str]) -> tuple[ServiceChange, list[str]]:
@@ -44,16 +45,15 @@ def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
         raise Refusal("These values cannot be applied:\n" + "\n".join(f"• {p}" for p in problems))
     # The form sends every field: only values that differ are changes (an unchanged memory
     # must not count as a template change, which would make a needless revision).
-    settings = _differing(service, settings)
-    change, _ = parse_change(settings)
-    changes = _changes(service, change)
-    if not changes:
+    differences = _differences(service, change)
+    if not differences:
         raise Refusal(f"`{service.ref.service}` already has those values; nothing to change.")
-    if change.changes_template:
+    changes_template = any(key in TEMPLATE_KEYS for key in differences)
+    if changes_template:
         _check_template_is_serving(service)
     notes = (
         "Creates a new revision from the current template; it takes traffic as today's does."
-        if change.changes_template
+        if changes_template
         else "Instance limits apply to the whole service: no new revision.",
     )
     return Plan(
@@ -61,9 +61,13 @@ def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
         env=env,
         target=service.ref.service,
         title=f"Scale {service.ref.service}",
-        changes=changes,
+        changes=tuple(differences.values()),
         notes=notes,
-        params={"etag": service.etag, "settings": settings, "snapshot": snapshot(service)},
+        params={
+            "etag": service.etag,
+            "settings": {key: change.after for key, change in differences.items()},
+            "snapshot": snapshot(service),
+        },
     )
 
 
@@ -90,39 +94,20 @@ def template_pinned(service: Service) -> str | None:
     )
 
 
-def _differing(service: Service, settings: dict[str, str]) -> dict[str, str]:
-    current = {
-        "min": str(service.scaling.min_instances),
-        "max": str(service.scaling.max_instances),
-        "memory": service.resources.memory,
-        "cpu": service.resources.cpu,
-        "concurrency": str(service.concurrency),
-    }
-    return {
-        key: value.strip()
-        for key, value in settings.items()
-        if value.strip() and _normal(value) != _normal(current.get(key, ""))
-    }
-
-
-def _normal(value: str) -> str:
-    value = value.strip()
-    return str(int(value)) if value.isdigit() else value
-
-
-def _changes(service: Service, change: ServiceChange) -> tuple[Change, ...]:
-    rows = [
-        ("Min instances", service.scaling.min_instances, change.min_instances),
-        ("Max instances", service.scaling.max_instances, change.max_instances),
-        ("Memory", service.resources.memory, change.memory),
-        ("CPU", service.resources.cpu, change.cpu),
-        ("Concurrency", service.concurrency, change.concurrency),
-    ]
-    return tuple(
-        Change(what, str(before), str(after))
-        for what, before, after in rows
-        if after is not None and str(after) != str(before)
+def _differences(service: Service, change: ServiceChange) -> dict[str, Change]:
+    """Setting key -> its change, for each value that differs from the service's."""
+    rows = (
+        ("min", "Min instances", service.scaling.min_instances, change.min_instances),
+        ("max", "Max instances", service.scaling.max_instances, change.max_instances),
+        ("memory", "Memory", service.resources.memory, change.memory),
+        ("cpu", "CPU", service.resources.cpu, change.cpu),
+        ("concurrency", "Concurrency", service.concurrency, change.concurrency),
     )
+    return {
+        key: Change(what, str(before), str(after))
+        for key, what, before, after in rows
+        if after is not None and str(after) != str(before)
+    }
 
 
 def execute(
