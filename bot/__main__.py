@@ -7,8 +7,8 @@ import os
 import sys
 
 from bot import config as config_loader
-from bot import logs
 from bot.errors import ConfigError
+from bot.runtime import logs
 from bot.settings import Settings
 
 
@@ -26,10 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "serve":
             return run_serve(args.port, args.host)
         if args.mode == "sandbox":
-            from bot.sandbox import run_sandbox
-
-            return int(run_sandbox(args.port))
-        from bot.socket_mode import run_socket
+            return run_sandbox(args.port)
+        from bot.runtime.socket_mode import run_socket
 
         return int(run_socket())
     except ConfigError as err:
@@ -41,12 +39,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run_sandbox(port: int) -> int:
+    try:
+        from bot.dev.sandbox import run_sandbox as run_dev_sandbox
+    except ImportError:
+        print(
+            "The sandbox is a development tool, not part of this installation;"
+            " run `make run` from a checkout of the repository.",
+            file=sys.stderr,
+        )
+        return 2
+    return int(run_dev_sandbox(port))
+
+
 def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
     settings = Settings.from_environ(os.environ)
     config_loader.load(settings.config_path, settings.ops_channel)  # fail before forking
     logs.configure(settings.log_level)
-    from bot import container, maintenance
-    from bot.server import DRAIN_SECONDS, serve
+    from bot import container
+    from bot.changes import maintenance
+    from bot.runtime.server import DRAIN_SECONDS, serve
 
     built: list[container.Bot] = []
 

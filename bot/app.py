@@ -9,8 +9,11 @@ from slack_bolt import App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 
-from bot import alert_actions, changes, commands, home, logs, maintenance, scale_modal, verify
+from bot.alerts import buttons
+from bot.changes import listeners, maintenance, verify
 from bot.deps import Deps
+from bot.ops import commands, home, scale_modal
+from bot.runtime import logs
 
 log = logs.get(__name__)
 BOLT_LOGGER = logging.getLogger("slack_bolt")
@@ -38,9 +41,9 @@ def build_app(deps: Deps) -> App:
     )
     app.error(on_error)
     commands.register(app, deps)
-    changes.register(app, deps)
+    listeners.register(app, deps)
     scale_modal.register(app, deps)
-    alert_actions.register(app, deps)
+    buttons.register(app, deps)
     home.register(app, deps)
     maintenance.register(deps)
     verify.register(deps)

@@ -9,19 +9,20 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import alert_intake, logs
 from bot import config as config_loader
+from bot.alerts import intake
 from bot.app import build_app
 from bot.deps import Deps
-from bot.jobs import InlineQueue, Job, JobQueue, Runner
-from bot.messenger import Messenger, web_client
 from bot.policy import GroupMembers, Policy, PolicyConfig
-from bot.pubsub_jobs import PubSubQueue, tasks_route
-from bot.push_auth import PushVerifier
+from bot.runtime import logs
+from bot.runtime.jobs import InlineQueue, Job, JobQueue, Runner
+from bot.runtime.pubsub_jobs import PubSubQueue, tasks_route
+from bot.runtime.push_auth import PushVerifier
+from bot.runtime.web import wsgi_app
 from bot.settings import Settings
+from bot.slack.messenger import Messenger, web_client
 from bot.store import ActionStore
 from bot.store.sqlite import SqliteStore
-from bot.web import wsgi_app
 from gcp.clients import CallSettings, Clients
 from gcp.lazy import lazy
 from handlers.ports import Platform
@@ -45,7 +46,7 @@ class Bot:
             settings.push_audience, settings.push_service_account, settings.google_certs_url
         )
         tasks = tasks_route(lambda job: dispatch(job, self.deps), self.deps.store, verifier)
-        routes = {"/pubsub/alerts": alert_intake.route(self.deps, verifier), "/tasks": tasks}
+        routes = {"/pubsub/alerts": intake.route(self.deps, verifier), "/tasks": tasks}
         return wsgi_app(self.app, routes)
 
     def close(self) -> None:

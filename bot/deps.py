@@ -9,10 +9,10 @@ from datetime import datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.jobs import JobQueue, Runner
-from bot.messenger import Messenger
 from bot.policy import Policy
+from bot.runtime.jobs import JobQueue, Runner
 from bot.settings import Settings
+from bot.slack.messenger import Messenger
 from bot.store import ActionStore
 from bot.store.model import utcnow
 from handlers.config import OpsConfig

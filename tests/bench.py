@@ -25,9 +25,9 @@ from urllib.parse import urlencode
 import requests
 from slack_sdk.signature import SignatureVerifier
 
-from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
-from bot.sandbox import free_port
-from bot.slack_emulator import SlackEmulator
+from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
+from bot.dev.sandbox import free_port
+from bot.dev.slack_emulator import SlackEmulator
 from gcp.emulator import Emulator
 
 SECRET = "bench-signing-secret"

@@ -8,8 +8,8 @@ import os
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.server import serve
-from bot.web import wsgi_app
+from bot.runtime.server import serve
+from bot.runtime.web import wsgi_app
 
 
 def main() -> None:

@@ -10,24 +10,21 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot import logs
-from bot.local_google import LocalGoogleCerts
+from bot.dev.local_google import LocalGoogleCerts
+from bot.runtime import logs
 from gcp.clients import FAST_SETTINGS, Clients
 from gcp.emulator import Emulator
-from gcp.models import ServiceRef
-from tests.emulators import (
+from tests.support.emulators import (
     PROJECT,
     clear_firestore,
     firestore_client,
     gcloud_emulator,
     unique_project,
 )
-from tests.stack import Stack, start_stack
+from tests.support.stack import Stack, start_stack
 
 if TYPE_CHECKING:
     from google.cloud import firestore
-
-PROD_BACKEND = ServiceRef("fluxori-prod", "africa-south1", "fluxori-backend")
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import pytest
 import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from bot.devserver import BackgroundServer
-from tests.emulators import PROJECT
-from tests.stack import OPS_CHANNEL, Stack, eventually
-from tests.test_changes import text_of
+from bot.dev.devserver import BackgroundServer
+from tests.support.emulators import PROJECT
+from tests.support.slack import text_of
+from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 pytestmark = pytest.mark.emulators
 SAMPLES = Path(__file__).parent / "samples"

@@ -5,43 +5,10 @@ from __future__ import annotations
 import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
-import requests
-
-from tests.conftest import PROD_BACKEND
-from tests.stack import OPS_CHANNEL, Stack
-from tests.test_changes import BOB, text_of
-
-SAMPLES = Path(__file__).parent / "samples"
-
-
-def envelope(name: str, message_id: str = "m-1") -> dict[str, Any]:
-    incident = json.loads((SAMPLES / name).read_text())
-    data = base64.b64encode(json.dumps(incident).encode()).decode()
-    return {
-        "message": {"data": data, "messageId": message_id, "attributes": {}},
-        "subscription": "s",
-    }
-
-
-def push(stack: Stack, body: Any, token: str | None = "valid") -> requests.Response:
-    headers = {}
-    if token == "valid":
-        headers["Authorization"] = f"Bearer {stack.google.mint()}"
-    elif token:
-        headers["Authorization"] = token
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return requests.post(f"{stack.url}/pubsub/alerts", data=data, headers=headers, timeout=10)
-
-
-def cards(stack: Stack) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in stack.slack.messages(OPS_CHANNEL)
-        if "alert.ack" in text_of(m) or "Resolved" in text_of(m)
-    ]
+from tests.support.models import PROD_BACKEND
+from tests.support.slack import BOB, SAMPLES, cards, envelope, push, text_of
+from tests.support.stack import OPS_CHANNEL, Stack
 
 
 def test_open_incident_posts_a_card_with_runbook_buttons(stack: Stack) -> None:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sandbox import Sandbox
-from tests.stack import running_sandbox
+from bot.dev.sandbox import Sandbox
+from tests.support.stack import running_sandbox
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -10,7 +10,7 @@ import pytest
 from gcp.models import RequestStats, SecretRef, SecretVersion, TrafficTarget
 from handlers import disable_version, rotate, scale, verify
 from handlers.plans import Refusal
-from tests.test_rollback_plan import rev, service
+from tests.support.models import rev, service
 
 SECRET_REF = SecretRef("jwt-secret", "3", env_var="JWT_SECRET")
 VERSIONS = [

@@ -5,54 +5,24 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import grpc
 
 from bot.store import Filters, State
-from tests.conftest import PROD_BACKEND
-from tests.stack import OPS_CHANNEL, Stack, eventually
-
-ALICE, BOB, CAROL = "U_ALICE", "U_BOB", "U_CAROL"
-
-
-def text_of(message: dict[str, Any]) -> str:
-    return message.get("text", "") + json.dumps(message.get("blocks", []), ensure_ascii=False)
-
-
-def plan(stack: Stack, text: str, user: str = ALICE) -> dict[str, Any]:
-    """Run a mutating command; return its plan card."""
-    assert stack.slack.slash_command(user, OPS_CHANNEL, text=text).status == 200
-    stack.idle()
-    return stack.slack.messages(OPS_CHANNEL)[-1]
-
-
-def action_id_of(card: dict[str, Any]) -> str:
-    for block in card["blocks"]:
-        for element in block.get("elements", []):
-            if element.get("action_id") == "action.confirm":
-                return str(element["value"])
-    raise AssertionError(f"no Confirm button in {text_of(card)}")
-
-
-def click(stack: Stack, card: dict[str, Any], action: str, user: str) -> None:
-    reply = stack.slack.click(user, OPS_CHANNEL, card["ts"], action)
-    assert reply.status == 200
-    stack.idle()
-
-
-def thread(stack: Stack, card: dict[str, Any]) -> str:
-    return "\n".join(text_of(m) for m in stack.slack.replies(OPS_CHANNEL, card["ts"]))
-
-
-def serving(stack: Stack) -> dict[str, int]:
-    return stack.gcp.run.serving_split(PROD_BACKEND.name)
-
-
-def previous_revision(stack: Stack, back: int = 1) -> str:
-    """The revision `back` steps before the newest (0: the newest)."""
-    names = [r.name.rsplit("/", 1)[-1] for r in stack.gcp.run.revisions(PROD_BACKEND.name)]
-    return names[back]
+from tests.support.models import PROD_BACKEND
+from tests.support.slack import (
+    ALICE,
+    BOB,
+    CAROL,
+    action_id_of,
+    click,
+    plan,
+    previous_revision,
+    serving,
+    text_of,
+    thread,
+)
+from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 
 def test_rollback_confirmed_by_a_second_person_moves_traffic_once(stack: Stack) -> None:

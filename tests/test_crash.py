@@ -4,42 +4,27 @@ runs twice."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
 
 import pytest
 
-from bot import container, maintenance
-from bot.sandbox import free_port, wait_ready
+from bot import container
+from bot.changes import maintenance
+from bot.dev.sandbox import free_port
+from bot.dev.slack_emulator import SlackEmulator
 from bot.settings import Settings
-from bot.slack_emulator import SlackEmulator
 from bot.store import Filters, State
 from bot.store.sqlite import SqliteStore
 from gcp.clients import FAST_SETTINGS
 from gcp.emulator import Emulator
-from tests.conftest import PROD_BACKEND
-from tests.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
-from tests.stack import bot_settings as stack_settings
-from tests.test_changes import text_of
-
-
-def serve(
-    env: dict[str, str], port: int, output: IO[bytes] | None = None
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=output or subprocess.DEVNULL,
-        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
-    )
-    wait_ready(f"http://127.0.0.1:{port}/healthz", process)
-    return process
+from tests.support.models import PROD_BACKEND
+from tests.support.processes import serve
+from tests.support.slack import text_of
+from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
+from tests.support.stack import bot_settings as stack_settings
 
 
 @pytest.fixture

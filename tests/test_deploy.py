@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot import maintenance, server
+from bot.changes import maintenance
 from bot.config import parse as parse_bot_config
+from bot.runtime import server
 from bot.settings import LOG_LEVELS, Settings
 from handlers.alerts import BUTTONS
 
@@ -27,7 +28,7 @@ TERRAFORM_DIR = DEPLOY / "terraform"
 MANIFEST = json.loads((DEPLOY / "slack-manifest.json").read_text())
 TERRAFORM = "\n".join(p.read_text() for p in sorted(TERRAFORM_DIR.glob("*.tf")))
 BOT_SOURCE = "\n".join(
-    p.read_text() for p in sorted((ROOT / "bot").rglob("*.py")) if "slack_emulator" not in p.parts
+    p.read_text() for p in sorted((ROOT / "bot").rglob("*.py")) if "dev" not in p.parts
 )
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -170,7 +171,7 @@ def test_manifest_command_is_the_one_the_app_registers_and_urls_are_slack_events
         MANIFEST["settings"]["event_subscriptions"]["request_url"],
     ]
     assert all(re.fullmatch(r"https://[^/]+/slack/events", url) for url in urls), urls
-    assert '"/slack/events"' in (ROOT / "bot" / "web.py").read_text()
+    assert '"/slack/events"' in (ROOT / "bot" / "runtime" / "web.py").read_text()
 
 
 def test_manifest_bot_events_are_exactly_the_registered_events() -> None:

@@ -16,7 +16,7 @@ from google.protobuf import field_mask_pb2
 
 from gcp.clients import Clients
 from gcp.emulator import Emulator, fluxori
-from tests.conftest import PROD_BACKEND
+from tests.support.models import PROD_BACKEND
 
 BACKEND = PROD_BACKEND.name
 LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
-from bot.local_google import LocalGoogleCerts
+from bot.dev.local_google import LocalGoogleCerts
 from gcp.emulator import Emulator
 from handlers.commands import UsageError, parse
 from handlers.config import FLUXORI_DEFAULTS
-from tests.stack import SIGNING_SECRET, Stack, start_stack
+from tests.support.stack import SIGNING_SECRET, Stack, start_stack
 
 WORDS = st.sampled_from(
     [

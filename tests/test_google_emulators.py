@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from tests.emulators import (
+from tests.support.emulators import (
     PROJECT,
     PUBSUB_START,
     clear_firestore,

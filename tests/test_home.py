@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.stack import OPS_CHANNEL, Stack, eventually
-from tests.test_changes import BOB, click, plan, thread
+from tests.support.slack import BOB, click, plan, thread
+from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 
 def test_home_shows_pending_recent_and_serving(stack: Stack) -> None:

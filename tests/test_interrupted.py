@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import maintenance
+from bot.changes import maintenance
 from bot.store import Event, State
-from tests.stack import Stack
-from tests.test_changes import BOB, action_id_of, plan, serving, text_of, thread
+from tests.support.slack import BOB, action_id_of, plan, serving, text_of, thread
+from tests.support.stack import Stack
 
 
 def test_stale_running_change_is_reported_interrupted(stack: Stack) -> None:

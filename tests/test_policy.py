@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from bot import config as config_loader
+from bot.dev.local_google import LocalGoogleCerts
 from bot.errors import ConfigError
-from bot.local_google import LocalGoogleCerts
 from bot.store import State
 from gcp.emulator import Emulator
-from tests.stack import OPS_CHANNEL, Stack, eventually, start_stack
-from tests.test_changes import ALICE, BOB, CAROL, action_id_of, click, plan, serving, text_of
+from tests.support.slack import ALICE, BOB, CAROL, action_id_of, click, plan, serving, text_of
+from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
 
 POLICY = """
 default_env = "prod"

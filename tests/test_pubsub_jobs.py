@@ -17,13 +17,13 @@ import pytest
 import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from bot.local_google import LocalGoogleCerts
+from bot.dev.local_google import LocalGoogleCerts
 from bot.store import Filters, State
 from gcp.emulator import Emulator
-from tests.conftest import PROD_BACKEND
-from tests.emulators import PROJECT
-from tests.stack import OPS_CHANNEL, Stack, eventually, start_stack
-from tests.test_changes import BOB, text_of
+from tests.support.emulators import PROJECT
+from tests.support.models import PROD_BACKEND
+from tests.support.slack import BOB, text_of
+from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
 
 pytestmark = pytest.mark.emulators
 

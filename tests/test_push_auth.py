@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
-from bot.push_auth import PushAuthError, PushVerifier
+from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
+from bot.runtime.push_auth import PushAuthError, PushVerifier
 
 
 @pytest.fixture(scope="module")

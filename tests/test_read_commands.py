@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import grpc
 
-from tests.conftest import PROD_BACKEND
-from tests.stack import OPS_CHANNEL, Stack, eventually
-
-ALICE = "U_ALICE"
-
-
-def text_of(message: dict[str, Any]) -> str:
-    """Every visible string of a message, blocks included."""
-    return message.get("text", "") + json.dumps(message.get("blocks", []), ensure_ascii=False)
-
-
-def run(
-    stack: Stack, text: str, user: str = ALICE, channel: str = OPS_CHANNEL
-) -> tuple[dict[str, Any], str]:
-    """Send `/ops text`; return the root message and its threaded answer's text."""
-    reply = stack.slack.slash_command(user, channel, text=text)
-    assert reply.status == 200
-    stack.idle()
-    root = stack.slack.messages(channel)[-1]
-    answers = stack.slack.replies(channel, root["ts"])
-    assert len(answers) == 1
-    return root, text_of(answers[0])
+from tests.support.models import PROD_BACKEND
+from tests.support.slack import ALICE, run, text_of
+from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 
 def test_status_names_the_serving_revision(stack: Stack) -> None:

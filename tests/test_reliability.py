@@ -9,10 +9,20 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from bot.store import State
-from tests.stack import OPS_CHANNEL, Stack
-from tests.test_alerts import cards, envelope, push
-from tests.test_changes import BOB, action_id_of, click, plan, serving, text_of, thread
-from tests.test_read_commands import run
+from tests.support.slack import (
+    BOB,
+    action_id_of,
+    cards,
+    click,
+    envelope,
+    plan,
+    push,
+    run,
+    serving,
+    text_of,
+    thread,
+)
+from tests.support.stack import OPS_CHANNEL, Stack
 
 
 def test_unavailable_reads_are_retried(stack: Stack) -> None:

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from bot.store import State
-from tests.conftest import PROD_BACKEND
-from tests.stack import OPS_CHANNEL, Stack
-from tests.test_changes import BOB, action_id_of, click, plan, text_of, thread
+from tests.support.models import PROD_BACKEND
+from tests.support.slack import BOB, action_id_of, click, plan, text_of, thread
+from tests.support.stack import OPS_CHANNEL, Stack
 
 PROJECT = "fluxori-prod"
 

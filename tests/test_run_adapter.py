@@ -12,7 +12,7 @@ from gcp.clients import Clients
 from gcp.emulator import Emulator
 from gcp.models import OperationProgress, SecretRef, ServiceChange, ServiceRef, TrafficTarget
 from gcp.run import CloudRunAdapter
-from tests.conftest import PROD_BACKEND
+from tests.support.models import PROD_BACKEND
 
 PROD_FRONTEND = ServiceRef("fluxori-prod", "africa-south1", "fluxori-frontend")
 GENERATED_NAME = re.compile(r"fluxori-backend-\d{5}-[a-z]{3}")

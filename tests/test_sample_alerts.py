@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from bot.sample_alerts import ASSUMED_DURATION_S, SampleAlerts
-from bot.sandbox import SAMPLES
+from bot.dev.sample_alerts import ASSUMED_DURATION_S, SampleAlerts
+from bot.dev.sandbox import SAMPLES
 
 NOW = 1_800_000_000
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from bot.sandbox import free_port
-from tests.stack import eventually
+from bot.dev.sandbox import free_port
+from tests.support.stack import eventually
 
 URL = re.compile(r"open (http://127\.0\.0\.1:\d+)")
 

@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from bot.sandbox import Sandbox, free_port
-from bot.sandbox_page import add_routes
-from bot.slack_emulator import SlackEmulator
-from bot.slack_emulator.routes import STATIC
+from bot.dev.sandbox import Sandbox, free_port
+from bot.dev.sandbox_page import add_routes
+from bot.dev.slack_emulator import SlackEmulator
+from bot.dev.slack_emulator.routes import STATIC
 from gcp.log_queries import PRESETS
 from handlers.commands import VERBS
-from tests.stack import eventually, running_sandbox
+from tests.support.stack import eventually, running_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 10.0
@@ -292,14 +292,6 @@ def test_page_loads_nothing_from_the_network() -> None:
         assert not re.search(r"(src|href)=\"(https?:)?//", text), path.name
         assert not re.search(r"@import|url\((?!\"?data:)", text), path.name
         assert 'fetch("http' not in text, path.name
-
-
-def test_static_files_ship_with_the_package() -> None:
-    """pyproject's package data includes the page and the sample alerts."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    shipped = config["tool"]["setuptools"]["package-data"]["bot"]
-    assert {"slack_emulator/static/*", "sandbox_alerts/*.json"} <= set(shipped)
-    assert {p.name for p in STATIC.iterdir()} >= {"index.html", "app.js", "style.css"}
 
 
 # -- the alert panel

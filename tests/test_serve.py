@@ -9,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.sandbox import free_port
-from bot.slack_emulator import SlackEmulator
+from bot.dev.sandbox import free_port
+from bot.dev.slack_emulator import SlackEmulator
 from gcp.emulator import Emulator
-from tests.conftest import PROD_BACKEND
-from tests.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
-from tests.test_changes import text_of
-from tests.test_crash import serve
+from tests.support.models import PROD_BACKEND
+from tests.support.processes import serve
+from tests.support.slack import text_of
+from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
 
 
 def test_signed_status_is_answered_fast_and_sigterm_stops_cleanly(

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack_emulator import ManualClock, SlackEmulator
+from bot.dev.slack_emulator import ManualClock, SlackEmulator
 
 TOKEN = "xoxb-emulator-test-token"
 SECRET = "emulator-test-signing-secret"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from bot.socket_mode import AlertPuller
-from tests.emulators import PROJECT
-from tests.stack import OPS_CHANNEL, Stack, eventually
-from tests.test_changes import text_of
+from bot.runtime.socket_mode import AlertPuller
+from tests.support.emulators import PROJECT
+from tests.support.slack import text_of
+from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 pytestmark = pytest.mark.emulators
 SAMPLES = Path(__file__).parent / "samples"

@@ -28,13 +28,13 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.slack_emulator import SlackEmulator, websocket
-from bot.slack_emulator.transport import ACK_SECONDS
-from bot.slack_emulator.websocket import Frame
+from bot.dev.slack_emulator import SlackEmulator, websocket
+from bot.dev.slack_emulator.transport import ACK_SECONDS
+from bot.dev.slack_emulator.websocket import Frame
 from gcp.emulator import Emulator
-from tests.conftest import PROD_BACKEND
-from tests.stack import BOT_TOKEN, OPS_CHANNEL, eventually
-from tests.test_changes import text_of
+from tests.support.models import PROD_BACKEND
+from tests.support.slack import text_of
+from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, eventually
 
 APP_TOKEN = "xapp-1-A_OPS-1-test-app-token"
 ALICE, BOB = "U_ALICE", "U_BOB"

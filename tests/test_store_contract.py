@@ -25,7 +25,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ActionStor
         sqlite.close()
         return
     from bot.store.firestore import FirestoreStore
-    from tests.emulators import firestore_client
+    from tests.support.emulators import firestore_client
 
     host = request.getfixturevalue("firestore_emulator")
     yield FirestoreStore(firestore_client(host), prefix=f"t{uuid.uuid4().hex[:8]}_")
@@ -199,7 +199,7 @@ def test_firestore_alert_records_carry_their_expiry(request: pytest.FixtureReque
     """Firestore deletes an alert record 90 days after it is written (TTL on expire_at); the
     field never reaches the caller."""
     from bot.store.firestore import RECORD_TTL, FirestoreStore
-    from tests.emulators import firestore_client
+    from tests.support.emulators import firestore_client
 
     client = firestore_client(request.getfixturevalue("firestore_emulator"))
     prefix = f"t{uuid.uuid4().hex[:8]}_"

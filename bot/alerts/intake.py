@@ -1,0 +1,138 @@
+"""`POST /pubsub/alerts`: verified, de-duplicated Cloud Monitoring incidents -> alert cards.
+
+Answers: 401/403 for a bad token (nothing posted); 2xx once handled, or for a push that can
+never be read (so Pub/Sub stops redelivering it); 5xx when Slack or the store failed, so
+Pub/Sub retries; the de-duplication keys are released in that case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.deps import Deps
+from bot.runtime import logs
+from bot.runtime.push_auth import PushAuthError, PushVerifier
+from bot.runtime.web import plain, read_body
+from handlers import alerts
+from handlers.alerts import Incident
+from handlers.pubsub import UnreadableAlert, parse_envelope
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+log = logs.get(__name__)
+
+RECORD = "alert"
+
+
+def route(deps: Deps, verifier: PushVerifier) -> Any:
+    def handle(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        try:
+            verifier.verify(environ.get("HTTP_AUTHORIZATION", ""))
+        except PushAuthError as err:
+            log.warning(
+                "push_rejected", route="/pubsub/alerts", status=err.status, reason=err.reason
+            )
+            return plain(start_response, _status(err.status), err.reason)
+        body = read_body(environ)
+        if body is None:
+            return plain(start_response, "413 Payload Too Large", "push body over 1 MB")
+        status, text = intake(body, deps)
+        return plain(start_response, status, text)
+
+    return handle
+
+
+def intake(body: bytes, deps: Deps) -> tuple[str, str]:
+    """Handle one verified push; returns the HTTP status line and a short reason."""
+    try:
+        envelope = parse_envelope(body)
+    except UnreadableAlert as err:
+        log.error("alert_unreadable", message_id="", reason=str(err))
+        _post_notice("unknown", str(err), deps)
+        return "200 OK", f"unreadable push acknowledged: {err}"
+    return intake_message(envelope.message_id, envelope.data, deps)
+
+
+def intake_message(message_id: str, data: bytes, deps: Deps) -> tuple[str, str]:
+    """One Pub/Sub message (pushed or pulled): de-duplicate, parse, post or update a card."""
+    message_key = f"pubsub:{message_id}"
+    if not deps.store.first_seen(message_key, deps.now()):
+        return "200 OK", "duplicate message"
+    try:
+        incident = alerts.parse_incident(data, deps.config)
+    except UnreadableAlert as err:
+        log.error("alert_unreadable", message_id=message_id, reason=str(err))
+        _post_notice(message_id, str(err), deps)
+        return "200 OK", "unreadable alert reported"
+    state_key = f"{incident.key}:{incident.state}"
+    if not deps.store.first_seen(state_key, deps.now()):
+        return "200 OK", "duplicate incident state"
+    try:
+        _publish(incident, deps)
+    except Exception as err:  # Slack or the store failed: let Pub/Sub redeliver
+        log.warning("alert_post_failed", incident=incident.incident_id, error=type(err).__name__)
+        for key in (state_key, message_key):
+            deps.store.forget(key)
+        return "503 Service Unavailable", "could not post the alert yet; retry"
+    log.info("alert_posted", incident=incident.incident_id, state=incident.state, env=incident.env)
+    return "200 OK", "posted"
+
+
+def _publish(incident: Incident, deps: Deps) -> None:
+    channel = deps.config.channel
+    opened = deps.store.get_record(RECORD, incident.incident_id)
+    if incident.state == "open":
+        ts = deps.messenger.post(channel, alerts.card(incident), _fallback(incident))
+        deps.store.put_record(
+            RECORD,
+            incident.incident_id,
+            {"channel": channel, "ts": ts, "incident": _dump(incident)},
+        )
+        return
+    if opened is None:
+        deps.messenger.post(channel, alerts.closed_card(incident, None), _fallback(incident))
+        return
+    first = load(opened["incident"])
+    acked = str(opened.get("acked_by", ""))
+    deps.messenger.update(
+        opened["channel"],
+        opened["ts"],
+        alerts.closed_card(incident, first, acked),
+        _fallback(incident),
+    )
+    reply = alerts.resolved_reply(incident, first)
+    deps.messenger.post(opened["channel"], reply, _fallback(incident), thread_ts=opened["ts"])
+
+
+def _post_notice(message_id: str, reason: str, deps: Deps) -> None:
+    try:
+        deps.messenger.post(deps.config.channel, alerts.unreadable_notice(message_id, reason))
+    except Exception as err:  # the notice is best effort; the log line above is the record
+        log.warning("alert_notice_failed", message_id=message_id, error=type(err).__name__)
+
+
+def _fallback(incident: Incident) -> str:
+    state = "Resolved" if incident.state == "closed" else incident.severity
+    return f"{state}: {incident.policy_name} ({incident.service or incident.project})"
+
+
+def _dump(incident: Incident) -> dict[str, Any]:
+    data = asdict(incident)
+    for key in ("started_at", "ended_at"):
+        data[key] = data[key].timestamp() if data[key] else None
+    return data
+
+
+def load(data: dict[str, Any]) -> Incident:
+    fields = dict(data)
+    for key in ("started_at", "ended_at"):
+        fields[key] = datetime.fromtimestamp(fields[key], UTC) if fields.get(key) else None
+    fields["links"] = tuple(tuple(link) for link in fields.get("links", ()))
+    return Incident(**fields)
+
+
+def _status(code: int) -> str:
+    return {401: "401 Unauthorized", 403: "403 Forbidden"}.get(code, "503 Service Unavailable")

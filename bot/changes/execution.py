@@ -1,0 +1,138 @@
+"""Run an approved change once: running -> succeeded | failed, progress in the thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from bot.changes import verify
+from bot.deps import Deps
+from bot.runtime import logs
+from bot.slack import cards
+from bot.slack.replies import gcp_problem
+from bot.store import Action, Event, State
+from gcp.errors import Conflict, GcpError
+from handlers import disable_version, rollback, rotate, scale
+from handlers.plans import Result, differences, snapshot
+
+log = logs.get(__name__)
+
+PROGRESS_EVERY = 5.0  # seconds between progress posts; Slack threads stay readable
+
+
+def run_approved(action: Action, deps: Deps) -> Action:
+    """Claim approved -> running, execute, record and report. Returns the final record."""
+    now = deps.now()
+    claim = deps.store.transition(
+        action.id,
+        (State.APPROVED,),
+        State.RUNNING,
+        Event(now, "started", action.approved_by),
+        {"started_at": now, "heartbeat_at": now},
+    )
+    if not claim.won or claim.action is None:
+        log.info("change_already_started", action_id=action.id)
+        return claim.action or action
+    running = claim.action
+    progress = _Progress(running, deps)
+    result = _execute(running, deps, progress)
+    state = State.SUCCEEDED if result.ok else State.FAILED
+    final = (
+        deps.store.transition(
+            running.id,
+            (State.RUNNING,),
+            state,
+            Event(deps.now(), state.value, "", result.summary),
+            {"finished_at": deps.now(), "outcome": result.summary},
+        ).action
+        or running
+    )
+    _report(final, result, deps)
+    if final.verb == "rollback" and result.ok:
+        verify.schedule(final, deps.now(), deps)
+    log.info("change_finished", action_id=final.id, verb=final.verb, state=final.state.value)
+    return final
+
+
+def _execute(action: Action, deps: Deps, progress: _Progress) -> Result:
+    params: dict[str, Any] = action.plan.get("params", {})
+    try:
+        return _dispatch(action, params, deps, progress)
+    except Conflict:
+        return _stale(action, params, deps)
+    except GcpError as err:
+        log.warning(
+            "change_failed", action_id=action.id, error=type(err).__name__, detail=err.detail
+        )
+        return Result(
+            False, f"Failed: {gcp_problem(err)}", ("Check `/ops status` before retrying.",)
+        )
+    except Exception as err:  # the record must be finalised whatever happened
+        log.exception("change_crashed", action_id=action.id, error=type(err).__name__)
+        return Result(False, "Failed with an unexpected error (logged). Check `/ops status`.")
+
+
+def _dispatch(action: Action, params: dict[str, Any], deps: Deps, progress: _Progress) -> Result:
+    if action.verb == "rotate-secret":
+        return rotate.execute(
+            params, deps.config, action.env, deps.platform, progress, logs.register_secret
+        )
+    if action.verb == "disable-secret-version":
+        return disable_version.execute(params, deps.platform, progress)
+    ref = deps.config.service_ref(action.env, action.target)
+    if action.verb == "rollback":
+        return rollback.execute(ref, params, deps.platform, progress)
+    return scale.execute(ref, params, deps.platform, progress)
+
+
+def _stale(action: Action, params: dict[str, Any], deps: Deps) -> Result:
+    """The etag no longer matches: nothing was changed; say what differs."""
+    before = params.get("snapshot", {})
+    try:
+        now = snapshot(
+            deps.platform.run.get_service(deps.config.service_ref(action.env, action.target))
+        )
+        changed = differences(before, now) or ["(a change not shown in the plan)"]
+    except GcpError:
+        changed = ["(could not read the service now)"]
+    return Result(
+        False,
+        f"Nothing changed: `{action.target}` was modified after this plan was made.",
+        ("What differs now:", *[f"• {c}" for c in changed], "Plan again to see a fresh preview."),
+        stale=True,
+    )
+
+
+def _report(action: Action, result: Result, deps: Deps) -> None:
+    deps.messenger.update(action.channel, action.card_ts, cards.card(action), action.summary)
+    blocks = cards.result_blocks(action, result)
+    if (
+        not result.ok
+        and action.plan.get("params", {}).get("etag")
+        and "modified after" in result.summary
+    ):
+        blocks += cards.replan_blocks(action, "The service changed since the preview.")
+    deps.messenger.post(action.channel, blocks, result.summary, thread_ts=action.thread_ts)
+
+
+class _Progress:
+    """Posts progress at most every few seconds and keeps the heartbeat fresh."""
+
+    def __init__(self, action: Action, deps: Deps) -> None:
+        self.action, self.deps = action, deps
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            if time.monotonic() - self._last < PROGRESS_EVERY:
+                return
+            self._last = time.monotonic()
+        self.deps.store.update(self.action.id, {"heartbeat_at": self.deps.now()})
+        self.deps.messenger.post(
+            self.action.channel,
+            [cards.progress_block(message)],
+            message,
+            thread_ts=self.action.thread_ts,
+        )

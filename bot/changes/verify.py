@@ -1,0 +1,60 @@
+"""After a rollback: watch the 5xx rate and latency for a while, then report before → after."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.deps import Deps
+from bot.runtime import logs
+from bot.runtime.jobs import Job, NotYet
+from bot.store import Action, Event
+from bot.store.model import iso
+from gcp.errors import GcpError
+from handlers import blocks as bk
+from handlers import verify
+from handlers.timefmt import window as window_text
+
+log = logs.get(__name__)
+
+JOB_KIND = "rollback_verify"
+
+
+def register(deps: Deps) -> None:
+    deps.runners[JOB_KIND] = lambda job: run(job, deps)
+
+
+def schedule(action: Action, changed_at: datetime, deps: Deps) -> None:
+    delay = deps.config.rollback_watch_seconds
+    job = Job(
+        JOB_KIND,
+        {
+            "action_id": action.id,
+            "changed_at": iso(changed_at),
+            "not_before": iso(changed_at + timedelta(seconds=delay)),
+        },
+    )
+    deps.queue.submit_later(job, delay)
+
+
+def run(job: Job, deps: Deps) -> None:
+    action = deps.store.get(job.payload["action_id"])
+    if action is None:
+        return
+    changed = datetime.fromisoformat(job.payload["changed_at"].replace("Z", "+00:00"))
+    window = timedelta(seconds=deps.config.rollback_watch_seconds)
+    if deps.now() < changed + window:
+        raise NotYet(changed + window)
+    ref = deps.config.service_ref(action.env, action.target)
+    try:
+        before = deps.platform.monitoring.request_stats(ref, window, end=changed)
+        after = deps.platform.monitoring.request_stats(ref, window, end=changed + window)
+        blocks = verify.render(action.target, before, after, window_text(window))
+        outcome = "improved" if verify.improved(before, after) else "not improved"
+    except GcpError as err:
+        blocks = [
+            bk.section(f":grey_question: Could not read metrics to check the rollback: {err.what}.")
+        ]
+        outcome = "unknown"
+    deps.messenger.post(action.channel, blocks, thread_ts=action.thread_ts)
+    deps.store.update(action.id, {}, Event(deps.now(), "verified", "", outcome))
+    log.info("rollback_verified", action_id=action.id, outcome=outcome)

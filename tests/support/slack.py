@@ -1,0 +1,97 @@
+"""Driving the stack as people in Slack would, and reading what they would see."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support.models import PROD_BACKEND
+from tests.support.stack import OPS_CHANNEL, Stack
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+ALICE, BOB, CAROL = "U_ALICE", "U_BOB", "U_CAROL"
+
+
+def text_of(message: dict[str, Any]) -> str:
+    return message.get("text", "") + json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+def plan(stack: Stack, text: str, user: str = ALICE) -> dict[str, Any]:
+    """Run a mutating command; return its plan card."""
+    assert stack.slack.slash_command(user, OPS_CHANNEL, text=text).status == 200
+    stack.idle()
+    return stack.slack.messages(OPS_CHANNEL)[-1]
+
+
+def action_id_of(card: dict[str, Any]) -> str:
+    for block in card["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "action.confirm":
+                return str(element["value"])
+    raise AssertionError(f"no Confirm button in {text_of(card)}")
+
+
+def click(stack: Stack, card: dict[str, Any], action: str, user: str) -> None:
+    reply = stack.slack.click(user, OPS_CHANNEL, card["ts"], action)
+    assert reply.status == 200
+    stack.idle()
+
+
+def thread(stack: Stack, card: dict[str, Any]) -> str:
+    return "\n".join(text_of(m) for m in stack.slack.replies(OPS_CHANNEL, card["ts"]))
+
+
+def serving(stack: Stack) -> dict[str, int]:
+    return stack.gcp.run.serving_split(PROD_BACKEND.name)
+
+
+def previous_revision(stack: Stack, back: int = 1) -> str:
+    """The revision `back` steps before the newest (0: the newest)."""
+    names = [r.name.rsplit("/", 1)[-1] for r in stack.gcp.run.revisions(PROD_BACKEND.name)]
+    return names[back]
+
+
+def run(
+    stack: Stack, text: str, user: str = ALICE, channel: str = OPS_CHANNEL
+) -> tuple[dict[str, Any], str]:
+    """Send `/ops text`; return the root message and its threaded answer's text."""
+    reply = stack.slack.slash_command(user, channel, text=text)
+    assert reply.status == 200
+    stack.idle()
+    root = stack.slack.messages(channel)[-1]
+    answers = stack.slack.replies(channel, root["ts"])
+    assert len(answers) == 1
+    return root, text_of(answers[0])
+
+
+def envelope(name: str, message_id: str = "m-1") -> dict[str, Any]:
+    incident = json.loads((SAMPLES / name).read_text())
+    data = base64.b64encode(json.dumps(incident).encode()).decode()
+    return {
+        "message": {"data": data, "messageId": message_id, "attributes": {}},
+        "subscription": "s",
+    }
+
+
+def push(stack: Stack, body: Any, token: str | None = "valid") -> requests.Response:
+    headers = {}
+    if token == "valid":
+        headers["Authorization"] = f"Bearer {stack.google.mint()}"
+    elif token:
+        headers["Authorization"] = token
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return requests.post(f"{stack.url}/pubsub/alerts", data=data, headers=headers, timeout=10)
+
+
+def cards(stack: Stack) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in stack.slack.messages(OPS_CHANNEL)
+        if "alert.ack" in text_of(m) or "Resolved" in text_of(m)
+    ]

@@ -1,0 +1,100 @@
+"""The whole bot over real HTTP: gcp/emulator, the Slack emulator, the bot's WSGI app on a
+local server, and (for push routes) locally signed OIDC tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot import container
+from bot.dev.devserver import BackgroundServer, Swappable
+from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
+from bot.dev.sandbox import Sandbox, free_port
+from bot.dev.slack_emulator import SlackEmulator
+from bot.runtime.jobs import InlineQueue
+from bot.settings import Settings
+from gcp.clients import FAST_SETTINGS
+from gcp.emulator import Emulator
+
+BOT_TOKEN = "xoxb-test-bot-token-0000"
+SIGNING_SECRET = "test-signing-secret-0000"
+OPS_CHANNEL = "C_OPS"
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)  # polling interval, not synchronisation: the deadline decides
+
+
+@dataclass
+class Stack:
+    gcp: Emulator
+    slack: SlackEmulator
+    bot: container.Bot
+    server: BackgroundServer
+    google: LocalGoogleCerts
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def idle(self, timeout: float = 5.0) -> None:
+        """Wait until every queued job has finished."""
+        queue = self.bot.deps.queue
+        assert isinstance(queue, InlineQueue)
+        assert queue.drain(timeout), "jobs still running"
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.bot.close()
+        self.slack.stop()
+
+
+@contextmanager
+def running_sandbox() -> Iterator[Sandbox]:
+    """`python -m bot sandbox` in this process: page, emulators, the bot server as a child."""
+    box = Sandbox(free_port())
+    try:
+        box.start()
+        yield box
+    finally:
+        box.stop()
+
+
+def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Settings:
+    """Settings pointing the bot at the emulators, with a SQLite store under tmp_path."""
+    return Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        ops_channel=OPS_CHANNEL,
+        gcp_emulator_host=gcp.address,
+        store=f"sqlite:{tmp_path / 'actions.sqlite'}",
+        push_audience=AUDIENCE,
+        push_service_account=PUSH_ACCOUNT,
+    )
+
+
+def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **settings: Any) -> Stack:
+    app = Swappable()
+    server = BackgroundServer(app).start()
+    slack = SlackEmulator(
+        bot_url=f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN
+    )
+    slack.start()
+    base = replace(bot_settings(slack, gcp, tmp_path), google_certs_url=google.url)
+    bot = container.build(replace(base, **settings), FAST_SETTINGS)
+    app.target = bot.wsgi()
+    return Stack(gcp, slack, bot, server, google)
