@@ -36,7 +36,8 @@ def test_wheel_holds_no_emulator_sandbox_or_sample(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "bot/runtime/server.py" in names and "gcp/run.py" in names
+    assert "bot/runtime/server.py" in names
+    assert "gcp/run.py" in names
     shipped_dev = [n for n in names if n.startswith(("bot/dev/", "gcp/emulator/"))]
     assert shipped_dev == []
     assert not [n for n in names if "sample" in n or "sandbox" in n]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
