@@ -102,6 +102,10 @@ class Policy:
         decision = self.may_use_channel(channel)
         if not decision.allowed:
             return decision
+        return self.may_see(user, env)
+
+    def may_see(self, user: str, env: str) -> Decision:
+        """Readers of an environment, wherever they look (a channel, App Home)."""
         return self._member(user, self.config.rule(env, "read").readers, f"read {env}")
 
     def may_request(self, user: str, verb: str, env: str, channel: str) -> Decision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,88 +29,6 @@ class Verb:
     mutating: bool = False
     takes_settings: bool = False
 
-
-VERBS: dict[str, Verb] = {
-    v.name: v
-    for v in (
-        Verb("help", "help", "Show this list of commands.", "/ops help", flags=()),
-        Verb(
-            "status",
-            "status SERVICE",
-            "URL, serving revisions and traffic, scaling, resources, readiness.",
-            "/ops status fluxori-backend --env prod",
-            positionals=("service",),
-        ),
-        Verb(
-            "revisions",
-            "revisions SERVICE [--limit N]",
-            "The newest revisions with image, readiness and traffic.",
-            "/ops revisions fluxori-backend --limit 5",
-            positionals=("service",),
-            flags=("env", "limit"),
-        ),
-        Verb(
-            "errors",
-            "errors SERVICE [--since 1h] [--limit N]",
-            "ERROR-and-above log entries grouped by message, with counts and revisions.",
-            "/ops errors fluxori-backend --since 30m",
-            positionals=("service",),
-            flags=("env", "since", "limit"),
-        ),
-        Verb(
-            "logs",
-            "logs SERVICE PRESET [--since 1h]",
-            "The runbook's log queries: " + ", ".join(PRESETS) + ".",
-            "/ops logs fluxori-backend slow-queries --since 2h",
-            positionals=("service", "preset"),
-            flags=("env", "since", "limit"),
-        ),
-        Verb(
-            "rollback",
-            "rollback SERVICE [--to REVISION]",
-            "Plan moving 100% of traffic to the previous (or a named) revision.",
-            "/ops rollback fluxori-backend --env prod",
-            positionals=("service",),
-            flags=("env", "to", "override"),
-            mutating=True,
-        ),
-        Verb(
-            "scale",
-            "scale SERVICE [min=N] [max=N] [memory=2Gi] [cpu=2] [concurrency=80]",
-            "Plan a change of instances, memory, CPU or concurrency (no values: a form).",
-            "/ops scale fluxori-backend min=5 max=20",
-            positionals=("service",),
-            flags=("env", "override"),
-            mutating=True,
-            takes_settings=True,
-        ),
-        Verb(
-            "rotate-secret",
-            "rotate-secret SECRET",
-            "Plan the runbook's JWT secret rotation: new version, new revisions, traffic.",
-            "/ops rotate-secret jwt-secret --env staging",
-            optional_positionals=("secret",),
-            flags=("env", "override"),
-            mutating=True,
-        ),
-        Verb(
-            "slo",
-            "slo SERVICE",
-            "SLO compliance, error budget remaining and burn rate.",
-            "/ops slo fluxori-backend",
-            positionals=("service",),
-        ),
-        Verb(
-            "history",
-            "history [SERVICE] [--limit N] [--user @x] [--outcome O]",
-            "Recent actions: who did what, approved by whom, with what outcome;"
-            " `--outcome refused` lists refused requests and why.",
-            "/ops history fluxori-backend --outcome failed",
-            optional_positionals=("service",),
-            flags=("env", "limit", "user", "outcome"),
-        ),
-    )
-}
 
 SCALE_KEYS = ("min", "max", "memory", "cpu", "concurrency")
 _DURATION = re.compile(r"^(\d{1,4})([smhd])$")
@@ -135,10 +54,7 @@ class Command:
     text: str = ""
     env_given: bool = False
     override: str = ""
-
-    @property
-    def mutating(self) -> bool:
-        return VERBS[self.verb].mutating
+    mutating: bool = False
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -148,8 +64,9 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" Did you mean `{close[0]}`?" if close else ""
 
 
-def parse(text: str, config: OpsConfig) -> Command:
-    """Parse the text after `/ops`; raises UsageError with a message meant for the user."""
+def parse(text: str, config: OpsConfig, verbs: Mapping[str, Verb]) -> Command:
+    """Parse the text after `/ops` against the registered verbs; raises UsageError with a
+    message meant for the user."""
     try:
         tokens = shlex.split(text.strip())
     except ValueError as err:
@@ -157,10 +74,10 @@ def parse(text: str, config: OpsConfig) -> Command:
     if not tokens:
         return Command(verb="help", env=config.default_env, text=text)
     verb_name = tokens[0].lower()
-    verb = VERBS.get(verb_name)
+    verb = verbs.get(verb_name)
     if verb is None:
         raise UsageError(
-            f"`{tokens[0]}` is not an /ops command.{suggest(verb_name, tuple(VERBS))}"
+            f"`{tokens[0]}` is not an /ops command.{suggest(verb_name, tuple(verbs))}"
             " Type `/ops help` for the list."
         )
     flags, words = _split_flags(tokens[1:], verb)
@@ -222,6 +139,7 @@ def _build(
         text=text.strip(),
         env_given="env" in flags,
         override=flags.get("override", "")[:300],
+        mutating=verb.mutating,
     )
 
 

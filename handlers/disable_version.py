@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from gcp.models import SecretVersion, Service
+from handlers.actions import ChangeContext, ChangeSteps, secret_state
 from handlers.plans import Change, Plan, Progress, Refusal, Result
-from handlers.ports import Platform
+from handlers.rotate import consumer_services
 
 
 def plan(
@@ -43,11 +44,22 @@ def plan(
     )
 
 
-def execute(params: dict[str, object], platform: Platform, progress: Progress) -> Result:
+def plan_change(ctx: ChangeContext) -> Plan:
+    users = consumer_services(ctx)
+    versions = ctx.platform.secrets.list_versions(ctx.project, ctx.target)
+    version = str(ctx.params.get("version", ""))
+    return plan(ctx.project, ctx.env, ctx.target, version, versions, users)
+
+
+def execute(ctx: ChangeContext, progress: Progress) -> Result:
     del progress  # one quick call
-    version = platform.secrets.disable_version(
+    params = ctx.params
+    version = ctx.platform.secrets.disable_version(
         str(params["project"]), str(params["secret"]), str(params["version"])
     )
     return Result(
         ok=True, summary=f"`{version.secret}` version {version.version} is {version.state}."
     )
+
+
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=secret_state)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gcp.log_queries import PRESETS
 from handlers import blocks as bk
-from handlers.commands import VERBS
+from handlers.commands import Verb
 from handlers.config import OpsConfig
 
 
-def render(config: OpsConfig) -> list[bk.Block]:
+def render(config: OpsConfig, verbs: Mapping[str, Verb]) -> list[bk.Block]:
     lines = [
         f"`/ops {v.usage}`{' :lock:' if v.mutating else ''}\n{v.summary} _e.g._ `{v.example}`"
-        for v in VERBS.values()
+        for v in verbs.values()
         if v.name != "help"
     ]
     envs = ", ".join(f"`{e}`" for e in config.environments)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gcp.models import OperationProgress, Revision, Service, ServiceRef, TrafficTarget
+from gcp.models import OperationProgress, Revision, Service, TrafficTarget
+from handlers.actions import ChangeContext, ChangeSteps, service_state
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
-from handlers.ports import Platform
 from handlers.revisions import image_tail
 from handlers.timefmt import age
 
@@ -89,9 +89,17 @@ def plan_split(service: Service, split: dict[str, int], env: str) -> Plan:
     )
 
 
-def execute(
-    ref: ServiceRef, params: dict[str, object], platform: Platform, progress: Progress
-) -> Result:
+def plan_change(ctx: ChangeContext) -> Plan:
+    service = ctx.platform.run.get_service(ctx.service_ref)
+    if "split" in ctx.params:
+        return plan_split(service, ctx.params["split"], ctx.env)
+    revisions = ctx.platform.run.list_revisions(ctx.service_ref, limit=50)
+    return plan(service, revisions, str(ctx.params.get("to", "")), ctx.env, ctx.now)
+
+
+def execute(ctx: ChangeContext, progress: Progress) -> Result:
+    ref, params, platform = ctx.service_ref, ctx.params, ctx.platform
+
     def report(p: OperationProgress) -> None:
         progress(f"Moving traffic… {p.elapsed_seconds:.0f}s")
 
@@ -112,3 +120,6 @@ def execute(
         summary=f"Traffic of `{ref.service}` now: {now}",
         undo={"split": previous} if isinstance(previous, dict) else None,
     )
+
+
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state)

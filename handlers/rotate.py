@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gcp.errors import GcpError
 from gcp.models import OperationProgress, SecretVersion, Service, ServiceRef
+from handlers.actions import ChangeContext, ChangeSteps, secret_state
 from handlers.config import OpsConfig
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 from handlers.ports import Platform
@@ -76,19 +77,28 @@ def plan(
     )
 
 
-def execute(
-    params: dict[str, object],
-    config: OpsConfig,
-    env: str,
-    platform: Platform,
-    progress: Progress,
-    protect: Callable[[bytes], None],
-) -> Result:
-    """`protect` registers the new value for redaction before it exists anywhere else."""
+def consumer_services(ctx: ChangeContext) -> list[Service]:
+    """The configured consumers of the secret, as they are now."""
+    spec = ctx.config.secrets.get(ctx.target)
+    if spec is None:
+        raise Refusal(f"`{ctx.target}` is not a configured secret.")
+    return [
+        ctx.platform.run.get_service(ctx.config.service_ref(ctx.env, n)) for n in spec.consumers
+    ]
+
+
+def plan_change(ctx: ChangeContext) -> Plan:
+    users = consumer_services(ctx)
+    versions = ctx.platform.secrets.list_versions(ctx.project, ctx.target)
+    return plan(ctx.target, ctx.env, ctx.project, consumers(ctx.target, users), versions)
+
+
+def execute(ctx: ChangeContext, progress: Progress) -> Result:
+    params, config, env, platform = ctx.params, ctx.config, ctx.env, ctx.platform
     done: list[str] = []
     secret, project = str(params["secret"]), str(params["project"])
     try:
-        version = _add_version(platform, project, secret, protect)
+        version = _add_version(platform, project, secret, ctx.protect)
         done.append(f"added `{secret}` version {version.version}")
         progress(f"Added `{secret}` version {version.version}; deploying consumers…")
         deployed = _deploy(params, config, env, platform, version.version, done, progress)
@@ -113,7 +123,7 @@ def _add_version(
 
 
 def _deploy(
-    params: dict[str, object],
+    params: Mapping[str, object],
     config: OpsConfig,
     env: str,
     platform: Platform,
@@ -158,3 +168,6 @@ def _failed(done: list[str], err: GcpError, secret: str) -> Result:
             " enabled and unused until a revision uses it. Plan a fresh rotation when fixed.",
         ),
     )
+
+
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=secret_state)

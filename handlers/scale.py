@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gcp import run_rules
-from gcp.models import Service, ServiceChange, ServiceRef
+from gcp.models import Service, ServiceChange
+from handlers.actions import ChangeContext, ChangeSteps, service_state
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
-from handlers.ports import Platform
 
 INT_KEYS = {"min": "min_instances", "max": "max_instances", "concurrency": "concurrency"}
 TEMPLATE_KEYS = ("memory", "cpu", "concurrency")  # they live in the revision template
@@ -110,9 +110,12 @@ def _differences(service: Service, change: ServiceChange) -> dict[str, Change]:
     }
 
 
-def execute(
-    ref: ServiceRef, params: dict[str, object], platform: Platform, progress: Progress
-) -> Result:
+def plan_change(ctx: ChangeContext) -> Plan:
+    return plan(ctx.platform.run.get_service(ctx.service_ref), ctx.params["settings"], ctx.env)
+
+
+def execute(ctx: ChangeContext, progress: Progress) -> Result:
+    ref, params, platform = ctx.service_ref, ctx.params, ctx.platform
     settings = params["settings"]
     assert isinstance(settings, dict)
     change, _ = parse_change({str(k): str(v) for k, v in settings.items()})
@@ -134,3 +137,6 @@ def execute(
 
 def _pick(new: int | None, current: int) -> int:
     return current if new is None else new
+
+
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state)

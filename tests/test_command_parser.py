@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.commands import UsageError, parse
+from bot.registry import parse
+from handlers.commands import UsageError
 from handlers.config import FLUXORI_DEFAULTS as CONFIG
 
 

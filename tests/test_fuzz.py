@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
 from bot.dev.local_google import LocalGoogleCerts
+from bot.registry import parse
 from gcp.emulator import Emulator
-from handlers.commands import UsageError, parse
+from handlers.commands import UsageError
 from handlers.config import FLUXORI_DEFAULTS
 from tests.support.stack import SIGNING_SECRET, Stack, start_stack
 

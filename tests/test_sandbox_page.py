@@ -16,8 +16,8 @@ from bot.dev.sandbox import Sandbox, free_port
 from bot.dev.sandbox_page import add_routes
 from bot.dev.slack_emulator import SlackEmulator
 from bot.dev.slack_emulator.routes import STATIC
+from bot.registry import VERBS
 from gcp.log_queries import PRESETS
-from handlers.commands import VERBS
 from tests.support.stack import eventually, running_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

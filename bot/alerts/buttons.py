@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.alerts import intake
-from bot.changes import listeners
-from bot.changes.planning import propose
+from bot.changes import requests
+from bot.changes.requests import ChangeRequest
 from bot.deps import Deps
 from bot.ops import scale_modal
 from bot.ops.commands import answer_blocks
-from bot.runtime import logs
-from bot.runtime.jobs import Job
+from bot.runtime import job_inputs, logs
+from bot.runtime.jobs import QueueFull
+from bot.slack.clicks import Click
+from bot.store import Event
 from handlers import alerts
 from handlers import blocks as bk
 from handlers.commands import Command
@@ -37,21 +40,34 @@ LABELS = {
 
 
 def register(app: App, deps: Deps) -> None:
-    listener = listeners.click_listener(deps, JOB_KIND)
     for action_id in (*READS, "alert.rollback", alerts.ACK):
-        app.action(action_id)(listener)
+        app.action(action_id)(lambda ack, body: on_button(ack, body, deps))
     app.action("alert.scale_up")(lambda ack, body: on_scale_up(ack, body, deps))
-    deps.runners[JOB_KIND] = lambda job: on_click(job, deps)
+    deps.runners[JOB_KIND] = job_inputs.runner(
+        deps.store, lambda data: on_click(Click(**data), deps)
+    )
+
+
+def on_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
+    """Store what was clicked, by whom and where; the job checks and answers it."""
+    ack()
+    click = Click.from_body(body)
+    logs.bind_slack(user=click.user, command=click.button)
+    try:
+        job_inputs.submit(JOB_KIND, asdict(click), deps.store, deps.queue)
+    except QueueFull:
+        deps.messenger.respond_text(click.response_url, requests.BUSY)
 
 
 def on_scale_up(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
-    """The form must open within the click's 3 s, so this one is not queued first."""
+    """The form must open within the click's 3 s, so this one is not queued first; its
+    submission is a change request like any other."""
     ack()
-    value = str((body.get("actions") or [{}])[0].get("value", ""))
-    record = _record(value, deps)
-    if record is None:
+    click = Click.from_body(body)
+    found = _checked(click, deps)
+    if found is None:
         return
-    incident = intake.load(record["incident"])
+    record, incident = found
     meta = {
         "env": incident.env,
         "target": incident.service,
@@ -59,42 +75,69 @@ def on_scale_up(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
         "thread_ts": record["ts"],
         "alert_id": incident.incident_id,
     }
-    scale_modal.open_form(str(body.get("trigger_id", "")), meta, deps, suggest_double_max=True)
+    scale_modal.open_form(click.trigger_id, meta, deps, suggest_double_max=True)
 
 
-def on_click(job: Job, deps: Deps) -> None:
-    p = job.payload
-    record = _record(p["value"], deps)
-    if record is None:
-        deps.messenger.respond_text(p["response_url"], "That alert is not on record any more.")
+def on_click(click: Click, deps: Deps) -> None:
+    found = _checked(click, deps)
+    if found is None:
         return
-    incident = intake.load(record["incident"])
-    user, thread = p["user_id"], record["ts"]
-    if p["action_id"] == alerts.ACK:
-        _acknowledge(incident, record, user, deps)
-    elif p["action_id"] == "alert.rollback":
-        propose(
-            "rollback",
-            incident.env,
-            incident.service,
-            {"to": ""},
-            user=user,
-            channel=record["channel"],
-            thread_ts=thread,
-            alert_id=incident.incident_id,
-            deps=deps,
-        )
-    elif p["action_id"] in READS and incident.known_service:
-        verb, preset = READS[p["action_id"]]
-        cmd = Command(
-            verb=verb,
+    record, incident = found
+    if click.button == alerts.ACK:
+        _acknowledge(incident, record, click.user, deps)
+    elif click.button == "alert.rollback":
+        request = ChangeRequest(
+            verb="rollback",
             env=incident.env,
-            service=incident.service,
-            preset=preset,
-            since=timedelta(hours=1),
+            target=incident.service,
+            user=click.user,
+            channel=record["channel"],
+            origin="alert",
+            params={"to": ""},
+            response_url=click.response_url,
+            thread_ts=record["ts"],
+            alert_id=incident.incident_id,
         )
-        intro = bk.context(f"<@{user}> asked: {LABELS[p['action_id']]}")
-        deps.messenger.post(record["channel"], [intro, *answer_blocks(cmd, deps)], thread_ts=thread)
+        requests.handle(request, deps)
+    elif click.button in READS and incident.known_service:
+        _answer(click, incident, record, deps)
+
+
+def _answer(click: Click, incident: alerts.Incident, record: dict[str, Any], deps: Deps) -> None:
+    verb, preset = READS[click.button]
+    cmd = Command(
+        verb=verb,
+        env=incident.env,
+        service=incident.service,
+        preset=preset,
+        since=timedelta(hours=1),
+    )
+    intro = bk.context(f"<@{click.user}> asked: {LABELS[click.button]}")
+    deps.messenger.post(
+        record["channel"], [intro, *answer_blocks(cmd, deps)], thread_ts=record["ts"]
+    )
+
+
+def _checked(click: Click, deps: Deps) -> tuple[dict[str, Any], alerts.Incident] | None:
+    """The alert the click names, if it was clicked on that alert's card by a reader."""
+    record = deps.store.get_record(intake.RECORD, click.value.removeprefix("incident:"))
+    if record is None:
+        deps.messenger.respond_text(click.response_url, "That alert is not on record any more.")
+        return None
+    incident = intake.load(record["incident"])
+    if click.channel != record["channel"] or click.message_ts != record["ts"]:
+        reason = "That button is not on this alert's card."
+    else:
+        reason = deps.policy.may_read(click.user, incident.env, click.channel).reason
+    if reason:
+        event = Event(deps.now(), "refused", click.user, reason)
+        context = {"verb": click.button, "env": incident.env, "channel": click.channel}
+        deps.store.record_refusal(event, {**context, "target": incident.service})
+        deps.messenger.tell(
+            click.user, click.channel, f":no_entry: {reason}", response_url=click.response_url
+        )
+        return None
+    return record, incident
 
 
 def _acknowledge(incident: alerts.Incident, record: dict[str, Any], user: str, deps: Deps) -> None:
@@ -108,8 +151,3 @@ def _acknowledge(incident: alerts.Incident, record: dict[str, Any], user: str, d
         record["channel"], [bk.context(f":eyes: <@{user}> is on it.")], thread_ts=record["ts"]
     )
     log.info("alert_acknowledged", incident=incident.incident_id, user=user)
-
-
-def _record(value: str, deps: Deps) -> dict[str, Any] | None:
-    incident_id = value.removeprefix("incident:")
-    return deps.store.get_record(intake.RECORD, incident_id)

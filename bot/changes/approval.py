@@ -1,147 +1,236 @@
-"""Button clicks on plan and result cards: confirm, cancel, plan again, undo, disable old."""
+"""Clicks on a plan's buttons: Confirm, Cancel, Plan again, Undo, Disable old version.
+
+Every click passes the same checks, inside the request whose Slack signature was verified:
+the plan is on record, the click comes from the plan's channel and message (its card; for Plan
+again, Undo and Disable old version, its thread), the user may read that environment and may
+approve (approvers and the two-person rule) or cancel. The approval is recorded here, by that
+request; the job it queues only says "run action X", and the store's claims run it at most
+once. Plan again, Undo and Disable old version are new change requests (bot.changes.requests).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from bot.changes import requests
 from bot.changes.execution import run_approved
-from bot.changes.planning import propose
+from bot.changes.requests import ChangeRequest
 from bot.deps import Deps
-from bot.runtime import logs
-from bot.runtime.jobs import Job
+from bot.policy import ALLOW, Decision
+from bot.runtime import job_inputs, logs
+from bot.runtime.jobs import Job, QueueFull
 from bot.slack import cards
+from bot.slack.clicks import Click
 from bot.store import Action, Event, State
 
 log = logs.get(__name__)
 
-JOB_KIND = "click"
+RUN_JOB = "run"  # {"action": id}: run an approved action
+CARD_JOB = "card"  # {"action": id}: show a plan card as the store has it
+TELL_JOB = "tell"  # stored input: a private answer to the person who clicked
 
 
-def on_click(job: Job, deps: Deps) -> None:
-    p = job.payload
-    action = deps.store.get(p["value"])
-    if action is None:
-        _tell(p, deps, "That plan is not on record any more; run the command again.")
+def register(deps: Deps) -> None:
+    deps.runners[RUN_JOB] = lambda job: _with_action(job, deps, run)
+    deps.runners[CARD_JOB] = lambda job: _with_action(job, deps, show_card)
+    deps.runners[TELL_JOB] = job_inputs.runner(deps.store, lambda data: _deliver_tell(data, deps))
+
+
+def on_click(click: Click, deps: Deps) -> None:
+    """The click's checks and effects on the store; Slack hears of it through jobs."""
+    handle = BUTTONS.get(click.button)
+    action = deps.store.get(click.value) if click.value else None
+    if handle is None or action is None:
+        tell(click, "That plan is not on record any more; run the command again.", deps)
         return
-    handler = CLICKS.get(p["action_id"])
-    if handler is not None:
-        handler(action, p, deps)
-
-
-def confirm(action: Action, p: dict[str, Any], deps: Deps) -> None:
-    user = p["user_id"]
-    if expire_if_due(action, deps):
-        _tell(
-            p, deps, "This plan expired before it was confirmed. Plan again if it is still needed."
-        )
-        return
-    decision = deps.policy.may_approve(user, action)
+    decision = _where(action, click)
+    if decision.allowed:
+        decision = deps.policy.may_read(click.user, action.env, click.channel)
     if not decision.allowed:
-        deps.store.update(
-            action.id, {}, Event(deps.now(), "approval_refused", user, decision.reason)
-        )
-        log.info("approval_refused", action_id=action.id, user=user, reason=decision.reason)
-        _tell(p, deps, f":no_entry: {decision.reason}")
+        refuse(action, click, decision.reason, deps)
+        return
+    handle(action, click, deps)
+
+
+def _where(action: Action, click: Click) -> Decision:
+    if click.channel != action.channel:
+        return Decision(False, f"This plan belongs to <#{action.channel}>; act on it there.")
+    on_card = click.message_ts == action.card_ts
+    in_thread = on_card or click.thread_ts == action.thread_ts
+    if not (on_card if click.button in (cards.CONFIRM, cards.CANCEL) else in_thread):
+        return Decision(False, "That button is not on this plan's card.")
+    return ALLOW
+
+
+def confirm(action: Action, click: Click, deps: Deps) -> None:
+    if expire_if_due(action, deps):
+        tell(click, "This plan expired before it was confirmed. Plan again if it is needed.", deps)
+        return
+    decision = deps.policy.may_approve(click.user, action)
+    if not decision.allowed:
+        refuse(action, click, decision.reason, deps)
         return
     now = deps.now()
     claim = deps.store.transition(
         action.id,
         (State.PENDING,),
         State.APPROVED,
-        Event(now, "approved", user),
-        {"approved_by": user, "approved_at": now},
+        Event(now, "approved", click.user),
+        {"approved_by": click.user, "approved_at": now},
         lock=True,
     )
     if claim.holder:
-        _busy(action, claim.holder, p, deps)
+        busy = deps.store.get(claim.holder)
+        what = f"*{busy.summary}* (`{busy.id}`)" if busy else f"`{claim.holder}`"
+        reason = f"Another change to `{action.target}` in {action.env} is in progress: {what}."
+        refuse(action, click, reason + " Wait for it to finish.", deps)
         return
     if not claim.won or claim.action is None:
-        _tell(p, deps, _already(claim.action or action))
+        tell(click, _already(claim.action or action), deps)
         return
-    approved = claim.action
-    deps.messenger.update(
-        approved.channel, approved.card_ts, cards.card(approved), approved.summary
-    )
-    run_approved(approved, deps)
+    log.info("change_approved", action_id=action.id, user=click.user)
+    _queue(Job(RUN_JOB, {"action": action.id}), deps)
 
 
-def cancel(action: Action, p: dict[str, Any], deps: Deps) -> None:
-    user = p["user_id"]
+def cancel(action: Action, click: Click, deps: Deps) -> None:
+    decision = deps.policy.may_cancel(click.user, action)
+    if not decision.allowed:
+        refuse(action, click, decision.reason, deps)
+        return
     claim = deps.store.transition(
         action.id,
         (State.PENDING,),
         State.CANCELLED,
-        Event(deps.now(), "cancelled", user),
-        {"cancelled_by": user},
+        Event(deps.now(), "cancelled", click.user),
+        {"cancelled_by": click.user},
     )
     if not claim.won or claim.action is None:
-        _tell(p, deps, _already(claim.action or action))
+        tell(click, _already(claim.action or action), deps)
         return
-    deps.messenger.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
+    _queue(Job(CARD_JOB, {"action": action.id}), deps)
 
 
-def replan(action: Action, p: dict[str, Any], deps: Deps) -> None:
-    _propose_in_thread(action.verb, action.target, action.params, action, p, deps)
+def _again(verb: str, params: Callable[[Action], dict[str, Any]], origin: str) -> Clicked:
+    """A button that asks for a new change in the plan's thread, as its clicker."""
+
+    def request(action: Action, click: Click, deps: Deps) -> None:
+        ask = ChangeRequest(
+            verb=verb or action.verb,
+            env=action.env,
+            target=action.target,
+            user=click.user,
+            channel=action.channel,
+            origin=origin,
+            params=params(action),
+            response_url=click.response_url,
+            thread_ts=action.thread_ts,
+            alert_id=action.alert_id,
+        )
+        answer = requests.submit(ask, deps)
+        if answer:
+            tell(click, str(answer["text"]), deps)
+
+    return request
 
 
-def undo(action: Action, p: dict[str, Any], deps: Deps) -> None:
-    previous = action.plan.get("params", {}).get("previous_split")
-    _propose_in_thread("rollback", action.target, {"split": previous}, action, p, deps)
+def run(action: Action, deps: Deps) -> None:
+    """An approved action: show it running and execute it (once, by the store's claim)."""
+    if action.state is not State.APPROVED:
+        log.info("run_skipped_not_approved", action_id=action.id, state=action.state.value)
+        return
+    show_card(action, deps)
+    run_approved(action, deps)
 
 
-def disable_old(action: Action, p: dict[str, Any], deps: Deps) -> None:
-    version = action.plan.get("params", {}).get("previous_version", "")
-    _propose_in_thread(
-        "disable-secret-version", action.target, {"version": version}, action, p, deps
-    )
-
-
-def _propose_in_thread(
-    verb: str, target: str, params: dict[str, Any], origin: Action, p: dict[str, Any], deps: Deps
-) -> None:
-    propose(
-        verb,
-        origin.env,
-        target,
-        params,
-        user=p["user_id"],
-        channel=origin.channel,
-        thread_ts=origin.thread_ts,
-        alert_id=origin.alert_id,
-        deps=deps,
-    )
+def show_card(action: Action, deps: Deps) -> None:
+    deps.messenger.update(action.channel, action.card_ts, cards.card(action), action.summary)
 
 
 def expire_if_due(action: Action, deps: Deps) -> bool:
-    """Pending past its expiry -> expired, card updated. True if it is (now) expired."""
+    """Pending past its expiry -> expired, its card refreshed by a job. True if expired."""
     if action.state is State.EXPIRED:
         return True
+    if _expire(action, deps):
+        _queue(Job(CARD_JOB, {"action": action.id}), deps)
+        return True
+    return False
+
+
+def sweep_expired(deps: Deps) -> int:
+    """Expire what is due and refresh the cards (the sweep is a job: it may wait on Slack)."""
+    expired = [a for a in deps.store.expired_pending(deps.now()) if _expire(a, deps)]
+    for action in expired:
+        refreshed = deps.store.get(action.id)
+        show_card(refreshed or action, deps)
+    return len(expired)
+
+
+def _expire(action: Action, deps: Deps) -> bool:
     if action.state is not State.PENDING or action.expires_at > deps.now():
         return False
     claim = deps.store.transition(
         action.id, (State.PENDING,), State.EXPIRED, Event(deps.now(), "expired")
     )
-    if claim.won and claim.action is not None:
-        deps.messenger.update(
-            action.channel, action.card_ts, cards.card(claim.action), action.summary
-        )
-    return True
+    return claim.won
 
 
-def sweep_expired(deps: Deps) -> int:
-    expired = deps.store.expired_pending(deps.now())
-    return sum(expire_if_due(action, deps) for action in expired)
+def refuse(action: Action, click: Click, reason: str, deps: Deps) -> None:
+    """A refused click is on the plan's record and among the refusals, and told privately."""
+    kind = "approval_refused" if click.button == cards.CONFIRM else "click_refused"
+    event = Event(deps.now(), kind, click.user, reason)
+    deps.store.update(action.id, {}, event)
+    context = {
+        "verb": action.verb,
+        "env": action.env,
+        "target": action.target,
+        "button": click.button,
+        "action": action.id,
+        "channel": click.channel,
+    }
+    deps.store.record_refusal(Event(event.at, "refused", click.user, reason), context)
+    log.info("click_refused", action_id=action.id, button=click.button, reason=reason)
+    tell(click, f":no_entry: {reason}", deps)
 
 
-def _busy(action: Action, holder: str, p: dict[str, Any], deps: Deps) -> None:
-    running = deps.store.get(holder)
-    link = _permalink(running, deps) if running else ""
-    reason = (
-        f"Another change to `{action.target}` in {action.env} is in progress"
-        f" ({link or holder}); wait for it to finish."
+def tell(click: Click, text: str, deps: Deps) -> None:
+    data = {
+        "user": click.user,
+        "channel": click.channel,
+        "response_url": click.response_url,
+        "thread_ts": click.thread_ts,
+        "text": text,
+    }
+    try:
+        job_inputs.submit(TELL_JOB, data, deps.store, deps.queue)
+    except QueueFull:
+        log.warning("click_answer_dropped_queue_full", user=click.user)
+
+
+def _deliver_tell(data: dict[str, Any], deps: Deps) -> None:
+    deps.messenger.tell(
+        str(data.get("user", "")),
+        str(data.get("channel", "")),
+        str(data.get("text", "")),
+        response_url=str(data.get("response_url", "")),
+        thread_ts=str(data.get("thread_ts", "")) or None,
     )
-    deps.store.update(action.id, {}, Event(deps.now(), "approval_refused", p["user_id"], reason))
-    _tell(p, deps, f":no_entry: {reason}")
+
+
+def _queue(job: Job, deps: Deps) -> None:
+    try:
+        deps.queue.submit(job)
+    except QueueFull:  # the sweep starts approved plans and refreshes cards it finds stale
+        log.warning("job_not_queued_queue_full", kind=job.kind, action_id=job.payload["action"])
+
+
+def _with_action(job: Job, deps: Deps, act: Callable[[Action, Deps], None]) -> None:
+    action_id = job.payload.get("action")
+    action = deps.store.get(action_id) if isinstance(action_id, str) and action_id else None
+    if action is None:
+        log.warning("job_action_unknown", kind=job.kind)
+        return
+    act(action, deps)
 
 
 def _already(action: Action) -> str:
@@ -150,24 +239,17 @@ def _already(action: Action) -> str:
     return f"Too late: this plan was already {action.state.value}{by}."
 
 
-def _permalink(action: Action, deps: Deps) -> str:
-    try:
-        response = deps.slack.chat_getPermalink(channel=action.channel, message_ts=action.card_ts)
-        return f"<{response['permalink']}|{action.summary}>"
-    except Exception:  # a link is a nicety; the id is enough
-        return f"`{action.id}`"
-
-
-def _tell(p: dict[str, Any], deps: Deps, text: str) -> None:
-    """Ephemeral reply to the person who clicked."""
-    if p.get("response_url"):
-        deps.messenger.respond_text(p["response_url"], text)
-
-
-CLICKS = {
+Clicked = Callable[[Action, Click, Deps], None]
+BUTTONS: dict[str, Clicked] = {
     cards.CONFIRM: confirm,
     cards.CANCEL: cancel,
-    cards.REPLAN: replan,
-    cards.UNDO: undo,
-    cards.DISABLE_OLD: disable_old,
+    cards.REPLAN: _again("", lambda a: dict(a.params), "replan"),
+    cards.UNDO: _again(
+        "rollback", lambda a: {"split": a.plan.get("params", {}).get("previous_split")}, "undo"
+    ),
+    cards.DISABLE_OLD: _again(
+        "disable-secret-version",
+        lambda a: {"version": a.plan.get("params", {}).get("previous_version", "")},
+        "disable-old",
+    ),
 }

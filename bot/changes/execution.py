@@ -6,14 +6,14 @@ import threading
 import time
 from typing import Any
 
-from bot.changes import verify
+from bot import registry
+from bot.changes import planning, verify
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.slack import cards
 from bot.slack.replies import gcp_problem
 from bot.store import Action, Event, State
 from gcp.errors import Conflict, GcpError
-from handlers import disable_version, rollback, rotate, scale
 from handlers.plans import Result, differences, snapshot
 
 log = logs.get(__name__)
@@ -44,7 +44,7 @@ def run_approved(action: Action, deps: Deps) -> Action:
             (State.RUNNING,),
             state,
             Event(deps.now(), state.value, "", result.summary),
-            {"finished_at": deps.now(), "outcome": result.summary},
+            {"finished_at": deps.now(), "outcome": result.summary, "applied": not result.stale},
         ).action
         or running
     )
@@ -74,16 +74,8 @@ def _execute(action: Action, deps: Deps, progress: _Progress) -> Result:
 
 
 def _dispatch(action: Action, params: dict[str, Any], deps: Deps, progress: _Progress) -> Result:
-    if action.verb == "rotate-secret":
-        return rotate.execute(
-            params, deps.config, action.env, deps.platform, progress, logs.register_secret
-        )
-    if action.verb == "disable-secret-version":
-        return disable_version.execute(params, deps.platform, progress)
-    ref = deps.config.service_ref(action.env, action.target)
-    if action.verb == "rollback":
-        return rollback.execute(ref, params, deps.platform, progress)
-    return scale.execute(ref, params, deps.platform, progress)
+    ctx = planning.context(deps, action.env, action.target, params)
+    return registry.steps(action.verb).execute(ctx, progress)
 
 
 def _stale(action: Action, params: dict[str, Any], deps: Deps) -> Result:

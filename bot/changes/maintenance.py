@@ -9,15 +9,14 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from bot.changes import approval
+from bot import registry
+from bot.changes import approval, planning
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.jobs import Job
 from bot.slack import cards
 from bot.store import Action, Event, State
-from gcp.errors import GcpError
 from handlers import blocks as bk
-from handlers.status import traffic_lines
 
 log = logs.get(__name__)
 
@@ -75,18 +74,8 @@ def interrupted_blocks(action: Action, deps: Deps) -> list[bk.Block]:
 
 
 def _current_state(action: Action, deps: Deps) -> str:
-    if action.verb in ("rotate-secret", "disable-secret-version"):
-        project = deps.config.env(action.env).project
-        try:
-            versions = deps.platform.secrets.list_versions(project, action.target)
-        except GcpError as err:
-            return f"_could not read `{action.target}`: {err.what}_"
-        return ", ".join(f"v{v.version} {v.state.lower()}" for v in versions[:5])
-    try:
-        service = deps.platform.run.get_service(deps.config.service_ref(action.env, action.target))
-    except GcpError as err:
-        return f"_could not read `{action.target}`: {err.what}_"
-    return traffic_lines(service)
+    ctx = planning.context(deps, action.env, action.target, action.params)
+    return registry.steps(action.verb).current_state(ctx)
 
 
 class Ticker:

@@ -37,13 +37,18 @@ def schedule(action: Action, changed_at: datetime, deps: Deps) -> None:
 
 
 def run(job: Job, deps: Deps) -> None:
-    action = deps.store.get(job.payload["action_id"])
-    if action is None:
+    action_id = job.payload.get("action_id")
+    action = deps.store.get(action_id) if isinstance(action_id, str) and action_id else None
+    # The job names the rollback; its time comes from the record, and the check posts once.
+    if action is None or action.verb != "rollback" or action.finished_at is None:
+        log.warning("rollback_check_without_rollback", action_id=str(action_id)[:40])
         return
-    changed = datetime.fromisoformat(job.payload["changed_at"].replace("Z", "+00:00"))
+    changed = action.finished_at
     window = timedelta(seconds=deps.config.rollback_watch_seconds)
     if deps.now() < changed + window:
         raise NotYet(changed + window)
+    if not deps.store.first_seen(f"verified:{action.id}", deps.now()):
+        return
     ref = deps.config.service_ref(action.env, action.target)
     try:
         before = deps.platform.monitoring.request_stats(ref, window, end=changed)

@@ -16,8 +16,8 @@ from bot.dev.slack_emulator import SlackEmulator, views
 from bot.dev.slack_emulator.driver import BotResponse
 from bot.dev.slack_emulator.server import Handler
 from bot.dev.slack_emulator.wire import Request, Response, json_response
+from bot.registry import VERBS
 from gcp.log_queries import PRESETS
-from handlers.commands import VERBS
 
 if TYPE_CHECKING:
     from bot.dev.sandbox import Sandbox

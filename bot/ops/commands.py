@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.changes import listeners
+from bot import registry
+from bot.changes import requests
+from bot.changes.requests import ChangeRequest
 from bot.deps import Deps
 from bot.ops import history, scale_modal
-from bot.runtime import logs
-from bot.runtime.jobs import Job, QueueFull
+from bot.runtime import job_inputs, logs
+from bot.runtime.jobs import QueueFull
 from bot.slack.messenger import ChannelUnavailable
 from bot.slack.replies import gcp_problem
 from bot.store import Event
 from gcp.errors import GcpError
 from handlers import blocks as bk
 from handlers import help as help_verb
-from handlers import logs as log_verbs
-from handlers import revisions, slo, status
-from handlers.commands import Command, UsageError, parse
-from handlers.config import OpsConfig
-from handlers.ports import Platform
+from handlers.commands import Command, UsageError
 
 log = logs.get(__name__)
 
-ReadVerb = Callable[[Command, Platform, OpsConfig], list[bk.Block]]
-READ_VERBS: dict[str, ReadVerb] = {
-    "status": status.run,
-    "revisions": revisions.run,
-    "errors": log_verbs.run_errors,
-    "logs": log_verbs.run_preset,
-    "slo": slo.run,
-}
 JOB_KIND = "command"
 
 
@@ -42,7 +31,7 @@ def register(app: App, deps: Deps) -> None:
     def on_ops(ack: Ack, body: dict[str, Any]) -> None:
         ack(**acknowledge(body, deps))
 
-    deps.runners[JOB_KIND] = lambda job: run_command(job, deps)
+    deps.runners[JOB_KIND] = job_inputs.runner(deps.store, lambda data: run_command(data, deps))
 
 
 def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
@@ -50,7 +39,7 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     text = str(body.get("text", ""))
     logs.bind_slack(user=body.get("user_id"), command=f"/ops {text}"[:200])
     try:
-        cmd = parse(text, deps.config)
+        cmd = registry.parse(text, deps.config)
         if cmd.verb == "history":
             history.filters_for(cmd)
     except UsageError as err:
@@ -59,7 +48,7 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     if cmd.verb == "help":
         return {
             "response_type": "ephemeral",
-            "blocks": help_verb.render(deps.config),
+            "blocks": help_verb.render(deps.config, registry.VERBS),
             "text": "/ops help",
         }
     decision = deps.policy.may_read(
@@ -74,10 +63,10 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     if cmd.verb == "scale" and not cmd.settings:
         return scale_modal.trigger_for_command(body, cmd.env, cmd.service, deps)
     if cmd.mutating:
-        return listeners.enqueue_plan(listeners.plan_request(cmd, body), deps)
-    payload = {k: body.get(k, "") for k in ("text", "user_id", "channel_id", "response_url")}
+        return requests.submit(change_request(cmd, body), deps)
+    payload = {k: str(body.get(k, "")) for k in ("text", "user_id", "channel_id", "response_url")}
     try:
-        deps.queue.submit(Job(JOB_KIND, payload))
+        job_inputs.submit(JOB_KIND, payload, deps.store, deps.queue)
     except QueueFull:
         return {
             "response_type": "ephemeral",
@@ -87,10 +76,23 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     return {}
 
 
-def run_command(job: Job, deps: Deps) -> None:
+def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
+    return ChangeRequest(
+        verb=cmd.verb,
+        env=cmd.env,
+        target=cmd.service or cmd.secret,
+        user=str(body.get("user_id", "")),
+        channel=str(body.get("channel_id", "")),
+        origin="command",
+        params=registry.ACTIONS[cmd.verb].params(cmd),
+        response_url=str(body.get("response_url", "")),
+        override=cmd.override,
+    )
+
+
+def run_command(p: dict[str, Any], deps: Deps) -> None:
     """Post the thread root (who ran what, where), then the answer in its thread."""
-    p = job.payload
-    cmd = parse(p["text"], deps.config)
+    cmd = registry.parse(p["text"], deps.config)
     root = [bk.context(f"<@{p['user_id']}> ran `/ops {bk.escape(cmd.text)}` · *{cmd.env}*")]
     try:
         root_ts: str | None = deps.messenger.post(p["channel_id"], root, f"/ops {cmd.text}")
@@ -108,10 +110,11 @@ def run_command(job: Job, deps: Deps) -> None:
 
 
 def answer_blocks(cmd: Command, deps: Deps) -> list[bk.Block]:
+    answer = registry.ACTIONS[cmd.verb].answer
+    if answer is None:
+        return [bk.section(f":warning: `{cmd.verb}` is not something I answer in a thread.")]
     try:
-        if cmd.verb == "history":
-            return history.render(cmd, deps)
-        return READ_VERBS[cmd.verb](cmd, deps.platform, deps.config)
+        return answer(cmd, deps)
     except UsageError as err:
         return [bk.section(f":warning: {err}")]
     except GcpError as err:

@@ -8,8 +8,8 @@ from slack_bolt import App
 
 from bot.deps import Deps
 from bot.ops import history
-from bot.runtime import logs
-from bot.runtime.jobs import Job, QueueFull
+from bot.runtime import job_inputs, logs
+from bot.runtime.jobs import QueueFull
 from bot.store import Filters, State
 from gcp.errors import GcpError
 from handlers import blocks as bk
@@ -26,32 +26,47 @@ def register(app: App, deps: Deps) -> None:
         if event.get("tab", "home") != "home":
             return
         try:
-            deps.queue.submit(Job(JOB_KIND, {"user_id": event.get("user", "")}))
+            job_inputs.submit(
+                JOB_KIND, {"user": str(event.get("user", ""))}, deps.store, deps.queue
+            )
         except QueueFull:
             log.warning("home_skipped_queue_full")
 
-    deps.runners[JOB_KIND] = lambda job: publish(job.payload["user_id"], deps)
+    deps.runners[JOB_KIND] = job_inputs.runner(
+        deps.store, lambda data: publish(str(data.get("user", "")), deps)
+    )
 
 
 def publish(user: str, deps: Deps) -> None:
-    deps.slack.views_publish(user_id=user, view={"type": "home", "blocks": home_blocks(deps)})
+    envs = tuple(e for e in deps.config.environments if deps.policy.may_see(user, e).allowed)
+    view = {"type": "home", "blocks": home_blocks(deps, envs)}
+    deps.slack.views_publish(user_id=user, view=view)
 
 
-def home_blocks(deps: Deps) -> list[bk.Block]:
-    pending = deps.store.search(Filters(states=(State.PENDING,), limit=10))
-    recent = [a for a in deps.store.search(Filters(limit=20)) if a.state is not State.PENDING]
+def home_blocks(deps: Deps, envs: tuple[str, ...]) -> list[bk.Block]:
+    """What the user may read: actions and serving revisions of `envs` only."""
+    if not envs:
+        return [bk.header("Fluxori ops"), bk.section("You are not a reader of any environment.")]
+    pending = [
+        a for a in deps.store.search(Filters(states=(State.PENDING,), limit=10)) if a.env in envs
+    ]
+    recent = [
+        a
+        for a in deps.store.search(Filters(limit=50))
+        if a.state is not State.PENDING and a.env in envs
+    ]
     url = deps.workspace_url()
     out = [bk.header("Fluxori ops"), bk.section("*Plans awaiting approval*")]
     out += [bk.section(history.line(a, url)) for a in pending] or [bk.context("None.")]
     out += [bk.divider(), bk.section("*Recent actions*")]
     out += [bk.section(history.line(a, url)) for a in recent[:10]] or [bk.context("Nothing yet.")]
-    out += [bk.divider(), bk.section("*Serving now*"), *serving_blocks(deps)]
+    out += [bk.divider(), bk.section("*Serving now*"), *serving_blocks(deps, envs)]
     return out[:MAX_HOME_BLOCKS]
 
 
-def serving_blocks(deps: Deps) -> list[bk.Block]:
+def serving_blocks(deps: Deps, envs: tuple[str, ...]) -> list[bk.Block]:
     lines = []
-    for env in deps.config.environments:
+    for env in envs:
         for service in deps.config.services:
             try:
                 current = deps.platform.run.get_service(deps.config.service_ref(env, service))

@@ -8,10 +8,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.changes import listeners
+from bot.changes import requests
+from bot.changes.requests import ChangeRequest
 from bot.deps import Deps
-from bot.runtime import logs
-from bot.runtime.jobs import Job, QueueFull
+from bot.runtime import job_inputs, logs
+from bot.runtime.jobs import QueueFull
 from gcp import run_rules
 from gcp.errors import GcpError
 from handlers import blocks as bk
@@ -33,7 +34,7 @@ MAX_SUGGESTED = 1000
 
 def register(app: App, deps: Deps) -> None:
     app.view(CALLBACK)(lambda ack, body: on_submit(ack, body, deps))
-    deps.runners[FILL_JOB] = lambda job: fill(job, deps)
+    deps.runners[FILL_JOB] = job_inputs.runner(deps.store, lambda data: fill(data, deps))
 
 
 def open_form(
@@ -42,25 +43,24 @@ def open_form(
     """Open a 'reading values' modal now and queue the job that fills it. False if busy."""
     response = deps.slack.views_open(trigger_id=trigger_id, view=_loading(meta))
     view_id = response["view"]["id"]
+    fill_in = {"view_id": view_id, "meta": meta, "double": suggest_double_max}
     try:
-        deps.queue.submit(
-            Job(FILL_JOB, {"view_id": view_id, "meta": meta, "double": suggest_double_max})
-        )
+        job_inputs.submit(FILL_JOB, fill_in, deps.store, deps.queue)
     except QueueFull:
-        deps.slack.views_update(view_id=view_id, view=_message(meta, listeners.BUSY))
+        deps.slack.views_update(view_id=view_id, view=_message(meta, requests.BUSY))
         return False
     return True
 
 
-def fill(job: Job, deps: Deps) -> None:
-    meta = job.payload["meta"]
+def fill(job: dict[str, Any], deps: Deps) -> None:
+    meta = job["meta"]
     try:
         service = deps.platform.run.get_service(
             deps.config.service_ref(meta["env"], meta["target"])
         )
     except GcpError as err:
         deps.slack.views_update(
-            view_id=job.payload["view_id"], view=_message(meta, f":warning: {err.what}")
+            view_id=job["view_id"], view=_message(meta, f":warning: {err.what}")
         )
         return
     values = {
@@ -71,7 +71,7 @@ def fill(job: Job, deps: Deps) -> None:
         "concurrency": str(service.concurrency),
     }
     hints = []
-    if job.payload.get("double"):
+    if job.get("double"):
         values["max"] = str(min(service.scaling.max_instances * 2, MAX_SUGGESTED))
         before = service.scaling.max_instances
         hints.append(f"Suggested: max instances {before} → {values['max']}. Edit as needed.")
@@ -83,7 +83,7 @@ def fill(job: Job, deps: Deps) -> None:
             f":pushpin: Traffic is pinned to `{service.main_revision}` after a rollback:"
             " memory, CPU and concurrency stay as they are until you roll forward."
         )
-    deps.slack.views_update(view_id=job.payload["view_id"], view=_form(meta, values, hints))
+    deps.slack.views_update(view_id=job["view_id"], view=_form(meta, values, hints))
 
 
 def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
@@ -95,20 +95,19 @@ def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
         ack(response_action="errors", errors=errors)
         return
     ack()
-    request = {
-        "verb": "scale",
-        "env": meta["env"],
-        "target": meta["target"],
-        "params": {"settings": settings},
-        "user_id": body.get("user", {}).get("id", ""),
-        "channel_id": meta["channel"],
-        "thread_ts": meta.get("thread_ts", ""),
-        "alert_id": meta.get("alert_id", ""),
-    }
-    try:
-        deps.queue.submit(Job(listeners.PLAN_JOB, request))
-    except QueueFull:
-        log.warning("scale_submission_dropped_queue_full", target=meta["target"])
+    request = ChangeRequest(
+        verb="scale",
+        env=str(meta.get("env", "")),
+        target=str(meta.get("target", "")),
+        user=str(body.get("user", {}).get("id", "")),
+        channel=str(meta.get("channel", "")),
+        origin="form",
+        params={"settings": settings},
+        thread_ts=str(meta.get("thread_ts", "")),
+        alert_id=str(meta.get("alert_id", "")),
+    )
+    if requests.submit(request, deps):
+        log.warning("scale_submission_dropped_queue_full", target=request.target)
 
 
 def field_errors(settings: dict[str, str]) -> dict[str, str]:

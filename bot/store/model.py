@@ -78,6 +78,7 @@ class Action:
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
     outcome: str = ""
+    applied: bool | None = None  # False: finished without touching the target (a stale plan)
     events: tuple[Event, ...] = ()
 
     @property

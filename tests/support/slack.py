@@ -6,6 +6,7 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -95,3 +96,35 @@ def cards(stack: Stack) -> list[dict[str, Any]]:
         for m in stack.slack.messages(OPS_CHANNEL)
         if "alert.ack" in text_of(m) or "Resolved" in text_of(m)
     ]
+
+
+def send_interaction(stack: Stack, payload: dict[str, Any]) -> int:
+    """POST an interaction payload signed as Slack signs it; the HTTP status."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    return stack.slack.driver.send(body, "application/x-www-form-urlencoded").status
+
+
+def click_payload(
+    stack: Stack, user: str, message: dict[str, Any], action_id: str, channel: str = OPS_CHANNEL
+) -> dict[str, Any]:
+    """A block_actions payload for a button of `message`, as if clicked in `channel`."""
+    value = next(
+        e.get("value", "")
+        for b in message["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == action_id
+    )
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "api_app_id": "A_OPS",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel},
+        "channel": {"id": channel},
+        "response_url": f"{stack.slack.url}/respond/unused",
+        "trigger_id": "1.2.3",
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    }
+
+
+def thread_messages(stack: Stack, root: dict[str, Any], containing: str) -> list[dict[str, Any]]:
+    return [m for m in stack.slack.replies(OPS_CHANNEL, root["ts"]) if containing in text_of(m)]

@@ -19,6 +19,8 @@ from bot.runtime.jobs import InlineQueue
 from bot.settings import Settings
 from gcp.clients import FAST_SETTINGS
 from gcp.emulator import Emulator
+from gcp.models import ServiceChange, ServiceRef
+from gcp.run import CloudRunAdapter
 
 BOT_TOKEN = "xoxb-test-bot-token-0000"
 SIGNING_SECRET = "test-signing-secret-0000"
@@ -98,3 +100,10 @@ def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **setti
     bot = container.build(replace(base, **settings), FAST_SETTINGS)
     app.target = bot.wsgi()
     return Stack(gcp, slack, bot, server, google)
+
+
+def change_out_of_band(stack: Stack, service: ServiceRef, min_instances: int) -> None:
+    """Someone changes the service with Google's client, outside the bot (a plan goes stale)."""
+    run = CloudRunAdapter(stack.bot.clients)
+    etag = run.get_service(service).etag
+    run.update_scaling(service, ServiceChange(min_instances=min_instances), etag)

@@ -1,0 +1,194 @@
+"""Every runbook action, registered once: its `/ops` grammar, whether it reads or changes, and
+the steps the listeners, planner, executor and sweep dispatch to. A verb that is not here is
+refused everywhere; it never falls through to another action's code.
+
+A new action needs its handler (parse/plan/execute/render in `handlers/`), a `gcp` adapter if
+it calls a new API, one entry in ACTIONS below, and its tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from gcp.log_queries import PRESETS
+from handlers import disable_version, revisions, rollback, rotate, scale, slo, status
+from handlers import logs as log_verbs
+from handlers.actions import ChangeSteps
+from handlers.blocks import Block
+from handlers.commands import Command, Verb
+from handlers.commands import parse as parse_with
+from handlers.config import OpsConfig
+from handlers.plans import Refusal
+from handlers.ports import Platform
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+ReadAnswer = Callable[[Command, "Deps"], list[Block]]
+Handler = Callable[[Command, Platform, OpsConfig], list[Block]]
+
+
+def _on_platform(handler: Handler) -> ReadAnswer:
+    return lambda cmd, deps: handler(cmd, deps.platform, deps.config)
+
+
+def _history(cmd: Command, deps: Deps) -> list[Block]:
+    from bot.ops import history  # history renders the store's records: bot-side
+
+    return history.render(cmd, deps)
+
+
+@dataclass(frozen=True)
+class RunbookAction:
+    name: str
+    grammar: Verb | None  # None: reached only through a button (e.g. Disable old version)
+    answer: ReadAnswer | None = None  # a read action answers in the thread
+    change: ChangeSteps | None = None  # a change action is planned, confirmed and executed
+    params: Callable[[Command], dict[str, Any]] = field(default=lambda cmd: {})
+    policy_verb: str = ""  # the [policy] rules' key; the action's name by default
+
+    @property
+    def policy_key(self) -> str:
+        return self.policy_verb or self.name
+
+
+def _register(*actions: RunbookAction) -> dict[str, RunbookAction]:
+    registered = {}
+    for action in actions:
+        grammar = action.grammar and replace(action.grammar, mutating=action.change is not None)
+        registered[action.name] = replace(action, grammar=grammar)
+    return registered
+
+
+ACTIONS: dict[str, RunbookAction] = _register(
+    RunbookAction(
+        "help", Verb("help", "help", "Show this list of commands.", "/ops help", flags=())
+    ),
+    RunbookAction(
+        "status",
+        Verb(
+            "status",
+            "status SERVICE",
+            "URL, serving revisions and traffic, scaling, resources, readiness.",
+            "/ops status fluxori-backend --env prod",
+            positionals=("service",),
+        ),
+        answer=_on_platform(status.run),
+    ),
+    RunbookAction(
+        "revisions",
+        Verb(
+            "revisions",
+            "revisions SERVICE [--limit N]",
+            "The newest revisions with image, readiness and traffic.",
+            "/ops revisions fluxori-backend --limit 5",
+            positionals=("service",),
+            flags=("env", "limit"),
+        ),
+        answer=_on_platform(revisions.run),
+    ),
+    RunbookAction(
+        "errors",
+        Verb(
+            "errors",
+            "errors SERVICE [--since 1h] [--limit N]",
+            "ERROR-and-above log entries grouped by message, with counts and revisions.",
+            "/ops errors fluxori-backend --since 30m",
+            positionals=("service",),
+            flags=("env", "since", "limit"),
+        ),
+        answer=_on_platform(log_verbs.run_errors),
+    ),
+    RunbookAction(
+        "logs",
+        Verb(
+            "logs",
+            "logs SERVICE PRESET [--since 1h]",
+            "The runbook's log queries: " + ", ".join(PRESETS) + ".",
+            "/ops logs fluxori-backend slow-queries --since 2h",
+            positionals=("service", "preset"),
+            flags=("env", "since", "limit"),
+        ),
+        answer=_on_platform(log_verbs.run_preset),
+    ),
+    RunbookAction(
+        "rollback",
+        Verb(
+            "rollback",
+            "rollback SERVICE [--to REVISION]",
+            "Plan moving 100% of traffic to the previous (or a named) revision.",
+            "/ops rollback fluxori-backend --env prod",
+            positionals=("service",),
+            flags=("env", "to", "override"),
+        ),
+        change=rollback.STEPS,
+        params=lambda cmd: {"to": cmd.to_revision},
+    ),
+    RunbookAction(
+        "scale",
+        Verb(
+            "scale",
+            "scale SERVICE [min=N] [max=N] [memory=2Gi] [cpu=2] [concurrency=80]",
+            "Plan a change of instances, memory, CPU or concurrency (no values: a form).",
+            "/ops scale fluxori-backend min=5 max=20",
+            positionals=("service",),
+            flags=("env", "override"),
+            takes_settings=True,
+        ),
+        change=scale.STEPS,
+        params=lambda cmd: {"settings": cmd.settings},
+    ),
+    RunbookAction(
+        "rotate-secret",
+        Verb(
+            "rotate-secret",
+            "rotate-secret [SECRET]",
+            "Plan the runbook's JWT secret rotation: new version, new revisions, traffic.",
+            "/ops rotate-secret jwt-secret --env staging",
+            optional_positionals=("secret",),
+            flags=("env", "override"),
+        ),
+        change=rotate.STEPS,
+    ),
+    RunbookAction("disable-secret-version", None, change=disable_version.STEPS),
+    RunbookAction(
+        "slo",
+        Verb(
+            "slo",
+            "slo SERVICE",
+            "SLO compliance, error budget remaining and burn rate.",
+            "/ops slo fluxori-backend",
+            positionals=("service",),
+        ),
+        answer=_on_platform(slo.run),
+    ),
+    RunbookAction(
+        "history",
+        Verb(
+            "history",
+            "history [SERVICE] [--limit N] [--user @x] [--outcome O]",
+            "Recent actions: who did what, approved by whom, with what outcome;"
+            " `--outcome refused` lists refused requests and why.",
+            "/ops history fluxori-backend --outcome failed",
+            optional_positionals=("service",),
+            flags=("env", "limit", "user", "outcome"),
+        ),
+        answer=_history,
+    ),
+)
+VERBS: Mapping[str, Verb] = {a.name: a.grammar for a in ACTIONS.values() if a.grammar}
+
+
+def parse(text: str, config: OpsConfig) -> Command:
+    """`/ops` text -> a Command of a registered verb; raises UsageError."""
+    return parse_with(text, config, VERBS)
+
+
+def steps(name: str) -> ChangeSteps:
+    """The registered change steps of `name`; Refusal for anything else."""
+    action = ACTIONS.get(name)
+    if action is None or action.change is None:
+        raise Refusal(f"`{name}` is not a change I know how to make.")
+    return action.change
