@@ -36,19 +36,17 @@ from tests.support.slack import (
     text_of,
     thread_messages,
 )
-from tests.support.stack import OPS_CHANNEL, Stack, change_out_of_band, start_stack
+from tests.support.stack import (
+    BOT_CONFIG_BASE,
+    OPS_CHANNEL,
+    Stack,
+    change_out_of_band,
+    start_stack,
+)
 
-CONFIG = """
-default_env = "prod"
-services = ["fluxori-backend", "fluxori-frontend"]
-[environments.dev]
-project = "fluxori-dev"
-region = "africa-south1"
-[environments.prod]
-project = "fluxori-prod"
-region = "africa-south1"
-[secrets.jwt-secret]
-consumers = ["fluxori-backend"]
+CONFIG = (
+    BOT_CONFIG_BASE
+    + """
 [policy]
 rate_limit = {rate_limit}
 cooldown_minutes = {cooldown}
@@ -58,28 +56,35 @@ approvers = ["S_SRE"]
 readers = {readers}
 two_person = true
 """
+)
 NOT_A_REQUESTER = "Only <@U_ALICE> or <@U_BOB> may request"
 
 
-def guarded_stack(
-    emulator: Emulator,
-    tmp_path: Path,
-    google: LocalGoogleCerts,
-    rate_limit: int = 10,
-    cooldown: int = 0,
-    readers: str = "[]",
-) -> Stack:
-    path = tmp_path / "bot.toml"
-    path.write_text(CONFIG.format(rate_limit=rate_limit, cooldown=cooldown, readers=readers))
-    return start_stack(emulator, tmp_path, google, config_path=str(path))
+GuardedStack = Callable[..., Stack]
 
 
 @pytest.fixture
-def guarded(emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts) -> Iterator[Stack]:
+def guarded_stack(
+    emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts
+) -> Iterator[GuardedStack]:
+    """Start the bot with CONFIG's policy (rate_limit, cooldown, readers may be given)."""
+    started: list[Stack] = []
+
+    def start(rate_limit: int = 10, cooldown: int = 0, readers: str = "[]") -> Stack:
+        path = tmp_path / "bot.toml"
+        path.write_text(CONFIG.format(rate_limit=rate_limit, cooldown=cooldown, readers=readers))
+        started.append(start_stack(emulator, tmp_path, google, config_path=str(path)))
+        return started[-1]
+
+    yield start
+    for stack in started:
+        stack.stop()
+
+
+@pytest.fixture
+def guarded(guarded_stack: GuardedStack) -> Stack:
     """Prod: Alice and Bob may request, the SRE group (Alice, Bob) approves; Carol may not."""
-    stack = guarded_stack(emulator, tmp_path, google)
-    yield stack
-    stack.stop()
+    return guarded_stack()
 
 
 def private(stack: Stack, user: str) -> str:
@@ -164,60 +169,43 @@ def test_a_non_requester_is_refused_from_every_origin(guarded: Stack, origin: st
     assert NOT_A_REQUESTER not in everyone_sees
 
 
-def test_repeated_button_requests_count_against_the_rate_limit(
-    emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts
-) -> None:
+def test_repeated_button_requests_count_against_the_rate_limit(guarded_stack: GuardedStack) -> None:
     """Six Undo clicks with a limit of three make plans only up to the limit."""
-    stack = guarded_stack(emulator, tmp_path, google, rate_limit=3)
-    try:
-        card = applied_rollback(stack)
-        result = thread_messages(stack, card, "action.undo")[-1]
-        for _ in range(6):
-            stack.slack.click(ALICE, OPS_CHANNEL, result["ts"], "action.undo")
-            stack.idle()
-        assert len([a for a in actions(stack) if a.requested_by == ALICE]) == 3
-        assert (
-            sum("change requests in 10 min" in r["detail"] for r in refusals_of(stack, ALICE)) == 4
-        )
-    finally:
-        stack.stop()
-
-
-def test_cooldown_holds_for_undo_and_an_alerts_roll_back(
-    emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts
-) -> None:
-    """After an applied change the service cools down for every origin, not just the command."""
-    stack = guarded_stack(emulator, tmp_path, google, cooldown=10)
-    try:
-        card = applied_rollback(stack)
-        result = thread_messages(stack, card, "action.undo")[-1]
+    stack = guarded_stack(rate_limit=3)
+    card = applied_rollback(stack)
+    result = thread_messages(stack, card, "action.undo")[-1]
+    for _ in range(6):
         stack.slack.click(ALICE, OPS_CHANNEL, result["ts"], "action.undo")
-        stack.slack.click(BOB, OPS_CHANNEL, alert_card(stack)["ts"], "alert.rollback")
         stack.idle()
-        assert len(actions(stack)) == 1
-        assert "cooldown until" in private(stack, ALICE)
-        assert any("cooldown until" in r["detail"] for r in refusals_of(stack, BOB))
-    finally:
-        stack.stop()
+    assert len([a for a in actions(stack) if a.requested_by == ALICE]) == 3
+    assert sum("change requests in 10 min" in r["detail"] for r in refusals_of(stack, ALICE)) == 4
 
 
-def test_a_stale_plan_starts_no_cooldown(
-    emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts
-) -> None:
+def test_cooldown_holds_for_undo_and_an_alerts_roll_back(guarded_stack: GuardedStack) -> None:
+    """After an applied change the service cools down for every origin, not just the command."""
+    stack = guarded_stack(cooldown=10)
+    card = applied_rollback(stack)
+    result = thread_messages(stack, card, "action.undo")[-1]
+    stack.slack.click(ALICE, OPS_CHANNEL, result["ts"], "action.undo")
+    stack.slack.click(BOB, OPS_CHANNEL, alert_card(stack)["ts"], "alert.rollback")
+    stack.idle()
+    assert len(actions(stack)) == 1
+    assert "cooldown until" in private(stack, ALICE)
+    assert any("cooldown until" in r["detail"] for r in refusals_of(stack, BOB))
+
+
+def test_a_stale_plan_starts_no_cooldown(guarded_stack: GuardedStack) -> None:
     """A plan that changed nothing (the service moved under it) does not cool the service."""
-    stack = guarded_stack(emulator, tmp_path, google, cooldown=10)
-    try:
-        card = plan(stack, "rollback fluxori-backend")
-        change_out_of_band(stack, PROD_BACKEND, 3)
-        click(stack, card, "action.confirm", BOB)
-        stale = stack.bot.deps.store.get(action_id_of(card))
-        assert stale is not None
-        assert stale.state is State.FAILED
-        assert stale.applied is False
-        again = plan(stack, "rollback fluxori-backend", user=BOB)
-        assert "Plan: Roll back" in text_of(again)
-    finally:
-        stack.stop()
+    stack = guarded_stack(cooldown=10)
+    card = plan(stack, "rollback fluxori-backend")
+    change_out_of_band(stack, PROD_BACKEND, 3)
+    click(stack, card, "action.confirm", BOB)
+    stale = stack.bot.deps.store.get(action_id_of(card))
+    assert stale is not None
+    assert stale.state is State.FAILED
+    assert stale.applied is False
+    again = plan(stack, "rollback fluxori-backend", user=BOB)
+    assert "Plan: Roll back" in text_of(again)
 
 
 # -- every click on a plan passes the same click checks
@@ -262,29 +250,24 @@ def test_confirm_not_on_the_plans_card_is_refused(guarded: Stack, where: str) ->
     assert refusals_of(guarded, BOB)
 
 
-def test_readers_policy_holds_for_app_home_and_alert_buttons(
-    emulator: Emulator, tmp_path: Path, google: LocalGoogleCerts
-) -> None:
+def test_readers_policy_holds_for_app_home_and_alert_buttons(guarded_stack: GuardedStack) -> None:
     """Carol is not a prod reader: App Home shows her no prod, an alert's Show errors refuses."""
-    stack = guarded_stack(emulator, tmp_path, google, readers='["U_ALICE", "U_BOB"]')
-    try:
-        applied_rollback(stack)
-        stack.slack.open_home(CAROL)
-        stack.idle()
-        home = json.dumps(stack.slack.home(CAROL))
-        assert "*dev*" in home
-        assert "*prod*" not in home
-        assert "Roll back fluxori-backend" not in home
-        stack.slack.open_home(BOB)
-        stack.idle()
-        assert "Roll back fluxori-backend" in json.dumps(stack.slack.home(BOB))
-        card = alert_card(stack)
-        stack.slack.click(CAROL, OPS_CHANNEL, card["ts"], "alert.errors")
-        stack.idle()
-        assert stack.slack.replies(OPS_CHANNEL, card["ts"])[1:] == []
-        assert "read prod" in private(stack, CAROL)
-    finally:
-        stack.stop()
+    stack = guarded_stack(readers='["U_ALICE", "U_BOB"]')
+    applied_rollback(stack)
+    stack.slack.open_home(CAROL)
+    stack.idle()
+    home = json.dumps(stack.slack.home(CAROL))
+    assert "*dev*" in home
+    assert "*prod*" not in home
+    assert "Roll back fluxori-backend" not in home
+    stack.slack.open_home(BOB)
+    stack.idle()
+    assert "Roll back fluxori-backend" in json.dumps(stack.slack.home(BOB))
+    card = alert_card(stack)
+    stack.slack.click(CAROL, OPS_CHANNEL, card["ts"], "alert.errors")
+    stack.idle()
+    assert stack.slack.replies(OPS_CHANNEL, card["ts"])[1:] == []
+    assert "read prod" in private(stack, CAROL)
 
 
 # -- jobs carry ids, never authority

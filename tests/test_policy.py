@@ -14,19 +14,11 @@ from bot.errors import ConfigError
 from bot.store import State
 from gcp.emulator import Emulator
 from tests.support.slack import ALICE, BOB, CAROL, action_id_of, click, plan, serving, text_of
-from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
+from tests.support.stack import BOT_CONFIG_BASE, OPS_CHANNEL, Stack, eventually, start_stack
 
-POLICY = """
-default_env = "prod"
-services = ["fluxori-backend", "fluxori-frontend"]
-[environments.dev]
-project = "fluxori-dev"
-region = "africa-south1"
-[environments.prod]
-project = "fluxori-prod"
-region = "africa-south1"
-[secrets.jwt-secret]
-consumers = ["fluxori-backend"]
+POLICY = (
+    BOT_CONFIG_BASE
+    + """
 [policy]
 channels = ["C_OPS"]
 rate_limit = 3
@@ -37,6 +29,7 @@ requesters = ["U_ALICE", "U_BOB", "U_CAROL"]
 approvers = ["S_SRE"]
 two_person = true
 """
+)
 
 
 @pytest.fixture

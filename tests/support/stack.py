@@ -25,6 +25,19 @@ from gcp.run import CloudRunAdapter
 BOT_TOKEN = "xoxb-test-bot-token-0000"
 SIGNING_SECRET = "test-signing-secret-0000"
 OPS_CHANNEL = "C_OPS"
+# A BOT_CONFIG with two environments; tests append their [policy].
+BOT_CONFIG_BASE = """
+default_env = "prod"
+services = ["fluxori-backend", "fluxori-frontend"]
+[environments.dev]
+project = "fluxori-dev"
+region = "africa-south1"
+[environments.prod]
+project = "fluxori-prod"
+region = "africa-south1"
+[secrets.jwt-secret]
+consumers = ["fluxori-backend"]
+"""
 T = TypeVar("T")
 
 
