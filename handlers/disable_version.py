@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gcp.models import SecretVersion, Service
+from gcp.models import Revision, SecretVersion, Service
 from handlers.actions import ChangeContext, ChangeSteps, secret_state
+from handlers.pins import pinning
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 from handlers.rotate import consumer_services
 
@@ -14,24 +15,34 @@ def plan(
     secret: str,
     version: str,
     versions: list[SecretVersion],
-    users: list[Service],
+    users: list[tuple[Service, list[Revision]]],
 ) -> Plan:
-    """Refused while a serving revision still pins that version: it would break on restart."""
+    """Refused while a revision pinned to that version serves traffic: it could not start new
+    instances. Idle revisions that pin it are named: traffic could not move back to them."""
     current = {v.version: v for v in versions}.get(version)
     if current is None:
         raise Refusal(f"`{secret}` has no version {version}.")
     if not current.enabled:
         raise Refusal(f"`{secret}` version {version} is already {current.state.lower()}.")
-    pinned = [
-        s.ref.service
-        for s in users
-        for ref in s.secrets
-        if ref.secret == secret and ref.version == version
-    ]
-    if pinned:
+    serving: list[str] = []
+    idle: list[str] = []
+    for service, revisions in users:
+        for revision in pinning(revisions, secret, version):
+            percent = service.serving.get(revision.name, 0)
+            if percent:
+                serving.append(f"`{revision.name}` ({percent}%)")
+            else:
+                idle.append(f"`{revision.name}`")
+    if serving:
         raise Refusal(
-            f"{', '.join(f'`{p}`' for p in pinned)} still use `{secret}` version {version};"
-            " rotate or roll them forward first."
+            f"{', '.join(serving)} still serve with `{secret}` version {version}: they could"
+            " not start new instances. Rotate or roll forward first."
+        )
+    notes = ["Reversible: a disabled version can be enabled again."]
+    if idle:
+        notes.append(
+            f"Idle revisions that pin it could not start again: {', '.join(idle)};"
+            " rolling back to them would be refused until it is enabled."
         )
     return Plan(
         verb="disable-secret-version",
@@ -39,13 +50,16 @@ def plan(
         target=secret,
         title=f"Disable {secret} version {version}",
         changes=(Change(f"{secret} version {version}", "ENABLED", "DISABLED"),),
-        notes=("Reversible: a disabled version can be enabled again.",),
+        notes=tuple(notes),
         params={"project": project, "secret": secret, "version": version},
     )
 
 
 def plan_change(ctx: ChangeContext) -> Plan:
-    users = consumer_services(ctx)
+    users = [
+        (service, ctx.platform.run.list_revisions(service.ref, limit=50))
+        for service in consumer_services(ctx)
+    ]
     versions = ctx.platform.secrets.list_versions(ctx.project, ctx.target)
     version = str(ctx.params.get("version", ""))
     return plan(ctx.project, ctx.env, ctx.target, version, versions, users)

@@ -46,6 +46,7 @@ class Result:
     undo: dict[str, Any] | None = None  # params of a plan that reverses this change
     followup: dict[str, Any] | None = None  # a suggested next change (e.g. disable old version)
     stale: bool = False  # nothing was done: the target changed since the plan
+    watch: bool = False  # compare the service's 5xx rate and latency before → after
 
 
 Progress = Callable[[str], None]

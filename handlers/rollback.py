@@ -2,47 +2,71 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from gcp.models import OperationProgress, Revision, Service, TrafficTarget
 from handlers.actions import ChangeContext, ChangeSteps, service_state
+from handlers.pins import refuse_unusable
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 from handlers.revisions import image_tail
-from handlers.timefmt import age
+from handlers.timefmt import age, human
 
 
-def choose_target(service: Service, revisions: list[Revision], wanted: str) -> Revision:
-    """`wanted`, or the newest Ready revision not serving and older than the main one."""
+@dataclass(frozen=True)
+class Choice:
+    target: Revision
+    serving_image: str
+    skipped: tuple[Revision, ...] = ()  # newer candidates that run the serving image
+
+
+def choose_target(service: Service, revisions: list[Revision], wanted: str) -> Choice:
+    """`wanted`, or the newest Ready, idle revision older than the main one whose image
+    differs from the one serving: a rollback to the same image would change nothing."""
     by_name = {r.name: r for r in revisions}
-    split = service.serving
-    if wanted:
-        target = by_name.get(wanted)
-        if target is None:
-            known = ", ".join(f"`{r.name}`" for r in revisions[:5])
-            raise Refusal(f"Revision `{wanted}` does not exist. Recent ones: {known}.")
-        if not target.ready:
-            raise Refusal(
-                f"Revision `{wanted}` is not Ready ({target.ready_message}); pick another."
-            )
-        if split.get(wanted, 0) == 100:
-            raise Refusal(f"`{wanted}` already serves 100% of traffic; nothing to roll back.")
-        return target
     main = by_name.get(service.main_revision)
-    candidates = [
-        r
-        for r in revisions
-        if r.ready and not split.get(r.name) and (main is None or r.create_time < main.create_time)
-    ]
-    if not candidates:
+    serving_image = main.image if main else service.image
+    if wanted:
+        return Choice(_named(service, by_name, wanted), serving_image)
+    split = service.serving
+    older = sorted(
+        (
+            r
+            for r in revisions
+            if r.ready
+            and not split.get(r.name)
+            and (main is None or r.create_time < main.create_time)
+        ),
+        key=lambda r: r.create_time,
+        reverse=True,
+    )
+    skipped = tuple(r for r in older if r.image == serving_image)
+    different = [r for r in older if r.image != serving_image]
+    if not different:
+        why = f" ({len(skipped)} run the same image)" if skipped else ""
         raise Refusal(
-            "No earlier Ready revision to roll back to. See `/ops revisions` and use `--to`."
+            f"No earlier Ready revision runs a different image{why}."
+            " See `/ops revisions` and use `--to`."
         )
-    return max(candidates, key=lambda r: r.create_time)
+    newer_same = tuple(r for r in skipped if r.create_time > different[0].create_time)
+    return Choice(different[0], serving_image, newer_same)
+
+
+def _named(service: Service, by_name: dict[str, Revision], wanted: str) -> Revision:
+    target = by_name.get(wanted)
+    if target is None:
+        known = ", ".join(f"`{r.name}`" for r in list(by_name.values())[:5])
+        raise Refusal(f"Revision `{wanted}` does not exist. Recent ones: {known}.")
+    if not target.ready:
+        raise Refusal(f"Revision `{wanted}` is not Ready ({target.ready_message}); pick another.")
+    if service.serving.get(wanted, 0) == 100:
+        raise Refusal(f"`{wanted}` already serves 100% of traffic; nothing to roll back.")
+    return target
 
 
 def plan(service: Service, revisions: list[Revision], wanted: str, env: str, now: datetime) -> Plan:
-    target = choose_target(service, revisions, wanted)
-    split = service.serving
+    choice = choose_target(service, revisions, wanted)
+    target, split = choice.target, service.serving
     current = {r.name: r for r in revisions}.get(service.main_revision)
     before = ", ".join(f"{name} {pct}%" for name, pct in split.items()) or "none"
     created = age(target.create_time, now)
@@ -53,13 +77,24 @@ def plan(service: Service, revisions: list[Revision], wanted: str, env: str, now
             f"Now serving `{current.name}`: `{image_tail(current.image)}`,"
             f" created {age(current.create_time, now)}.",
         )
-    notes.append("Traffic stays pinned until you roll forward (`/ops rollback --to ...`).")
+    if choice.skipped:
+        names = ", ".join(f"`{r.name}`" for r in choice.skipped)
+        notes.append(f"Skipped {names}: same image as now (`{image_tail(choice.serving_image)}`).")
+    if target.image == choice.serving_image:
+        notes.append(
+            f":warning: `{target.name}` runs the image serving now: this moves traffic but does"
+            " not change the code."
+        )
+    notes.append("Traffic stays pinned until you roll forward (`/ops roll-forward`).")
     return Plan(
         verb="rollback",
         env=env,
         target=service.ref.service,
         title=f"Roll back {service.ref.service} to {target.name}",
-        changes=(Change("Traffic", before, f"{target.name} 100%"),),
+        changes=(
+            Change("Traffic", before, f"{target.name} 100%"),
+            Change("Image", image_tail(choice.serving_image), image_tail(target.image)),
+        ),
         notes=tuple(notes),
         params={
             "etag": service.etag,
@@ -91,10 +126,16 @@ def plan_split(service: Service, split: dict[str, int], env: str) -> Plan:
 
 def plan_change(ctx: ChangeContext) -> Plan:
     service = ctx.platform.run.get_service(ctx.service_ref)
-    if "split" in ctx.params:
-        return plan_split(service, ctx.params["split"], ctx.env)
     revisions = ctx.platform.run.list_revisions(ctx.service_ref, limit=50)
-    return plan(service, revisions, str(ctx.params.get("to", "")), ctx.env, ctx.now)
+    if "split" in ctx.params:
+        made = plan_split(service, ctx.params["split"], ctx.env)
+        receiving = [r for r in revisions if r.name in made.params["split"]]
+    else:
+        made = plan(service, revisions, str(ctx.params.get("to", "")), ctx.env, ctx.now)
+        receiving = [r for r in revisions if r.name == made.params["to"]]
+    for revision in receiving:
+        refuse_unusable(ctx, revision)
+    return made
 
 
 def execute(ctx: ChangeContext, progress: Progress) -> Result:
@@ -118,7 +159,20 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
     return Result(
         ok=True,
         summary=f"Traffic of `{ref.service}` now: {now}",
+        details=() if isinstance(split, dict) else (check_announcement(ctx),),
         undo={"split": previous} if isinstance(previous, dict) else None,
+        watch=not isinstance(split, dict),
+    )
+
+
+def check_announcement(ctx: ChangeContext) -> str:
+    """When the before → after check of the service's 5xx rate and latency will come."""
+    seconds = ctx.config.rollback_watch_seconds
+    window = timedelta(seconds=seconds)
+    due = ctx.now + window
+    return (
+        f":stopwatch: I will compare the 5xx rate and p95 latency of the {human(window)}"
+        f" before and after here at <!date^{int(due.timestamp())}^{{time}}|{due:%H:%M} UTC>."
     )
 
 

@@ -90,13 +90,19 @@ def test_rotation_without_consumers_is_refused() -> None:
         rotate.plan("jwt-secret", "prod", "fluxori-prod", [], VERSIONS)
 
 
-def test_disabling_a_version_still_in_use_is_refused() -> None:
-    """Version 3 is pinned by the backend: disabling it would break the next restart."""
-    backend = replace(service({5: 100}), secrets=(SECRET_REF,))
-    with pytest.raises(Refusal, match="still use"):
-        disable_version.plan("fluxori-prod", "prod", "jwt-secret", "3", VERSIONS, [backend])
-    plan = disable_version.plan("fluxori-prod", "prod", "jwt-secret", "2", VERSIONS, [backend])
+def test_disabling_a_version_a_serving_revision_pins_is_refused() -> None:
+    """Revision 5 serves pinned to version 3: disabling 3 would stop it starting instances;
+    revision 3 pins version 2 but is idle: disabling 2 is planned and names it."""
+    pinned = [
+        replace(rev(5), secrets=(SECRET_REF,)),
+        replace(rev(3), secrets=(replace(SECRET_REF, version="2"),)),
+    ]
+    users = [(service({5: 100}), pinned)]
+    with pytest.raises(Refusal, match=r"fluxori-backend-0005-abc` \(100%\) still serve"):
+        disable_version.plan("fluxori-prod", "prod", "jwt-secret", "3", VERSIONS, users)
+    plan = disable_version.plan("fluxori-prod", "prod", "jwt-secret", "2", VERSIONS, users)
     assert plan.changes[0].after == "DISABLED"
+    assert "`fluxori-backend-0003-abc`" in plan.notes[1]
 
 
 def stats(total: float, errors: float, p95: float) -> RequestStats:

@@ -280,7 +280,15 @@ def test_store_keeps_the_whole_audit_trail(stack: Stack) -> None:
     click(stack, card, "action.confirm", BOB)
     record = stack.bot.deps.store.search(Filters(limit=1))[0]
     kinds = [e.kind for e in record.events]
-    assert kinds == ["requested", "planned", "approval_refused", "approved", "started", "succeeded"]
+    assert kinds == [
+        "requested",
+        "planned",
+        "approval_refused",
+        "approved",
+        "started",
+        "succeeded",
+        "check_scheduled",
+    ]
 
 
 def test_unavailable_update_fails_cleanly(stack: Stack) -> None:

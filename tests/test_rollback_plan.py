@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from handlers import rollback
-from handlers.plans import Refusal
+from handlers.plans import Change, Refusal
 from tests.support.models import NOW, rev, service
 
 REVISIONS = [rev(5), rev(4, ready=False), rev(3), rev(2), rev(1)]
@@ -13,17 +15,17 @@ REVISIONS = [rev(5), rev(4, ready=False), rev(3), rev(2), rev(1)]
 
 def test_default_target_skips_unready_revisions() -> None:
     """Serving 5, with 4 not Ready: the target is 3."""
-    assert rollback.choose_target(service({5: 100}), REVISIONS, "").name == rev(3).name
+    assert rollback.choose_target(service({5: 100}), REVISIONS, "").target.name == rev(3).name
 
 
 def test_default_target_is_older_than_the_main_revision() -> None:
     """After a rollback to 3, the next rollback goes to 2, not forward to 5."""
-    assert rollback.choose_target(service({3: 100}), REVISIONS, "").name == rev(2).name
+    assert rollback.choose_target(service({3: 100}), REVISIONS, "").target.name == rev(2).name
 
 
 def test_split_traffic_uses_the_revision_with_most_traffic() -> None:
     """With 5 at 90% and 3 at 10%, the target is older than 5 and not serving: 2."""
-    assert rollback.choose_target(service({5: 90, 3: 10}), REVISIONS, "").name == rev(2).name
+    assert rollback.choose_target(service({5: 90, 3: 10}), REVISIONS, "").target.name == rev(2).name
 
 
 @pytest.mark.parametrize(
@@ -54,3 +56,25 @@ def test_plan_shows_current_and_target_with_ages() -> None:
     assert "backend:sha3" in " ".join(plan.notes)
     assert "7d ago" in " ".join(plan.notes)
     assert plan.params["etag"] == "etag-1"
+
+
+def test_default_target_skips_revisions_running_the_serving_image() -> None:
+    """After a resize, 4 and 3 run the image 5 serves: the target is 2, and the plan says why."""
+    same = "registry/fluxori/backend:sha5"
+    revisions = [rev(5), replace(rev(4), image=same), replace(rev(3), image=same), rev(2), rev(1)]
+    choice = rollback.choose_target(service({5: 100}), revisions, "")
+    assert choice.target.name == rev(2).name
+    assert [r.name for r in choice.skipped] == [rev(4).name, rev(3).name]
+    made = rollback.plan(service({5: 100}), revisions, "", "prod", NOW)
+    assert any("Skipped" in n and rev(4).name in n for n in made.notes)
+    assert made.changes[1] == Change("Image", "backend:sha5", "backend:sha2")
+
+
+def test_no_other_image_is_a_refusal_and_to_the_same_image_warns() -> None:
+    """Only same-image revisions: refused by default; named with --to, planned with a warning."""
+    same = "registry/fluxori/backend:sha5"
+    revisions = [rev(5), replace(rev(4), image=same)]
+    with pytest.raises(Refusal, match="different image"):
+        rollback.choose_target(service({5: 100}), revisions, "")
+    made = rollback.plan(service({5: 100}), revisions, rev(4).name, "prod", NOW)
+    assert any("does not change the code" in n for n in made.notes)

@@ -49,7 +49,7 @@ def run_approved(action: Action, deps: Deps) -> Action:
         or running
     )
     _report(final, result, deps)
-    if final.verb == "rollback" and result.ok:
+    if result.ok and result.watch:
         verify.schedule(final, deps.now(), deps)
     log.info("change_finished", action_id=final.id, verb=final.verb, state=final.state.value)
     return final

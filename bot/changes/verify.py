@@ -23,8 +23,13 @@ def register(deps: Deps) -> None:
     deps.runners[JOB_KIND] = lambda job: run(job, deps)
 
 
+SCHEDULED = "check_scheduled"
+
+
 def schedule(action: Action, changed_at: datetime, deps: Deps) -> None:
+    """Record that the change is watched, then queue the check (which only runs for it)."""
     delay = deps.config.rollback_watch_seconds
+    deps.store.update(action.id, {}, Event(deps.now(), SCHEDULED))
     job = Job(
         JOB_KIND,
         {
@@ -39,8 +44,9 @@ def schedule(action: Action, changed_at: datetime, deps: Deps) -> None:
 def run(job: Job, deps: Deps) -> None:
     action_id = job.payload.get("action_id")
     action = deps.store.get(action_id) if isinstance(action_id, str) and action_id else None
-    # The job names the rollback; its time comes from the record, and the check posts once.
-    if action is None or action.verb != "rollback" or action.finished_at is None:
+    # The job names a watched change; its time comes from the record; the check posts once.
+    watched = action is not None and any(e.kind == SCHEDULED for e in action.events)
+    if action is None or not watched or action.finished_at is None:
         log.warning("rollback_check_without_rollback", action_id=str(action_id)[:40])
         return
     changed = action.finished_at
