@@ -91,9 +91,11 @@ def run_command(job: Job, deps: Deps) -> None:
     """Post the thread root (who ran what, where), then the answer in its thread."""
     p = job.payload
     cmd = parse(p["text"], deps.config)
-    root = [bk.context(f"<@{p['user_id']}> ran `/ops {bk.escape(cmd.text)}` · *{cmd.env}*")]
+    root = [bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{cmd.env}*")]
     try:
-        root_ts: str | None = deps.messenger.post(p["channel_id"], root, f"/ops {cmd.text}")
+        root_ts: str | None = deps.messenger.post(
+            p["channel_id"], root, bk.escape_clipped(f"/ops {cmd.text}")
+        )
         fix = ""
     except ChannelUnavailable as err:
         root_ts, fix = None, err.fix
