@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gcp.models import OperationProgress, Revision, Service, ServiceRef, TrafficTarget
+from handlers import blocks as bk
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 from handlers.ports import Platform
 from handlers.revisions import image_tail
@@ -22,7 +23,8 @@ def choose_target(service: Service, revisions: list[Revision], wanted: str) -> R
             raise Refusal(f"Revision `{wanted}` does not exist. Recent ones: {known}.")
         if not target.ready:
             raise Refusal(
-                f"Revision `{wanted}` is not Ready ({target.ready_message}); pick another."
+                f"Revision `{wanted}` is not Ready"
+                f" ({bk.escape_clipped(target.ready_message, 500)}); pick another."
             )
         if split.get(wanted, 0) == 100:
             raise Refusal(f"`{wanted}` already serves 100% of traffic; nothing to roll back.")
