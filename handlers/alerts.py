@@ -33,6 +33,7 @@ SEVERITY_ICONS = {
     "error": ":large_orange_circle:",
     "warning": ":warning:",
 }
+MAX_SUMMARY = 1500
 
 
 @dataclass(frozen=True)
@@ -151,14 +152,15 @@ def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
     )
     facts = []
     if incident.observed or incident.threshold:
-        facts.append(
-            f"*Observed* {incident.observed or '?'} against threshold {incident.threshold or '?'}"
+        observed, threshold = (
+            bk.escape_clipped(v) or "?" for v in (incident.observed, incident.threshold)
         )
+        facts.append(f"*Observed* {observed} against threshold {threshold}")
     if incident.started_at:
         facts.append(f"*Started* {bk.slack_date(incident.started_at)}")
     out = [
         bk.header(f"{incident.severity}: {incident.policy_name}"),
-        bk.section(f"{icon} {bk.escape(incident.summary) or '_no summary_'}\n*{bk.escape(where)}*"),
+        bk.section(f"{icon} {_summary(incident) or '_no summary_'}\n*{bk.escape_clipped(where)}*"),
     ]
     if facts:
         out.append(bk.section(" · ".join(facts)))
@@ -185,7 +187,7 @@ def _duration(incident: Incident, opened: Incident | None) -> str:
 
 
 def resolved_reply(incident: Incident, opened: Incident | None) -> list[bk.Block]:
-    observed = f" (now {incident.observed})" if incident.observed else ""
+    observed = f" (now {bk.escape_clipped(incident.observed)})" if incident.observed else ""
     return [bk.section(f":white_check_mark: Resolved{_duration(incident, opened)}{observed}.")]
 
 
@@ -198,8 +200,8 @@ def closed_card(incident: Incident, opened: Incident | None, acked_by: str = "")
     out = [
         bk.header(f"Resolved: {base.policy_name}"),
         bk.section(
-            f":white_check_mark: Resolved{duration}. {bk.escape(incident.summary)}"
-            f"\n*{bk.escape(where)}*"
+            f":white_check_mark: Resolved{duration}. {_summary(incident)}"
+            f"\n*{bk.escape_clipped(where)}*"
         ),
         bk.context(*_links(base)),
     ]
@@ -208,17 +210,29 @@ def closed_card(incident: Incident, opened: Incident | None, acked_by: str = "")
     return out
 
 
+def _summary(incident: Incident) -> str:
+    return bk.escape_clipped(incident.summary, MAX_SUMMARY)
+
+
 def _links(incident: Incident) -> list[str]:
-    links = [bk.link(incident.url, "Incident")] if incident.url else []
-    links += [bk.link(url, name) for name, url in incident.links[:5]]
+    """Only console addresses become links: an alert policy's author is not vouched for."""
+    links = [bk.link(incident.url, "Incident", bk.CONSOLE)] if incident.url else []
+    links += [bk.link(url, name, bk.CONSOLE) for name, url in incident.links[:5]]
     return links or ["no links"]
+
+
+def fallback(incident: Incident) -> str:
+    """The message's notification text (mrkdwn, so escaped like the card)."""
+    state = "Resolved" if incident.state == "closed" else incident.severity
+    where = incident.service or incident.project
+    return bk.escape_clipped(f"{state}: {incident.policy_name} ({where})", 300)
 
 
 def unreadable_notice(message_id: str, reason: str) -> list[bk.Block]:
     return [
         bk.section(
             f":grey_question: An alert arrived that I could not read (Pub/Sub message"
-            f" `{message_id}`): {bk.escape(reason)}. Check the Monitoring notification"
+            f" {bk.code(message_id)}): {bk.escape(reason)}. Check the Monitoring notification"
             " channel; details are in the bot's logs."
         )
     ]

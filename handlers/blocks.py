@@ -1,9 +1,22 @@
-"""Block Kit as plain dicts, kept inside Slack's limits (long text is cut with a note)."""
+"""Block Kit as plain dicts, kept inside Slack's limits (long text is cut with a note).
+
+Text from outside the bot (alert fields, log lines, Google's messages, what a user typed) is
+data, never markup: it goes through `escape`, `code`, `code_block` or `link`, which escape
+Slack's three control characters as documented in
+https://api.slack.com/reference/surfaces/formatting#escaping, so `<!channel>` or
+`<https://evil|Cloud Console>` arrive as visible text. In code spans and blocks a backtick
+from outside becomes the look-alike U+02CB (modifier letter grave accent) so it cannot end
+the span early; copied text differs there, one reason log answers also link to the Logs
+Explorer. Links from outside are only made for the hosts given (`Hosts`).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 Block = dict[str, Any]
 
@@ -14,7 +27,32 @@ MAX_FIELDS = 10
 MAX_HEADER = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_BUTTON_TEXT = 75
+MAX_ECHO = 200  # outside text quoted back (a command, a value, a name) is cut to this
 TRUNCATED = "…"
+BACKTICK_LOOKALIKE = "\u02cb"
+_UNSAFE_IN_URL = re.compile(r"[\s<>|\"`\\\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Hosts:
+    """Where a link may point: exact host names; a name starting with "." allows its
+    subdomains. `description` names them in the note shown instead of a refused link."""
+
+    description: str
+    names: frozenset[str]
+
+    def allow(self, url: str) -> bool:
+        if _UNSAFE_IN_URL.search(url):
+            return False
+        parts = urlsplit(url)
+        host = parts.netloc
+        if parts.scheme != "https" or "@" in host or ":" in host:  # no user info, no port
+            return False
+        return any(host == n or (n.startswith(".") and host.endswith(n)) for n in self.names)
+
+
+CONSOLE = Hosts("Google Cloud console", frozenset({"console.cloud.google.com"}))
+CLOUD_RUN = Hosts("Cloud Run service", frozenset({".run.app"}))
 
 
 def clip(text: str, limit: int) -> str:
@@ -78,9 +116,19 @@ def actions(block_id: str, *elements: Block) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": list(elements)}
 
 
-def code(text: str, limit: int = MAX_SECTION_TEXT) -> str:
-    """A code block whose total length stays within `limit`."""
-    return "```" + clip(text.replace("```", "'''"), limit - 6) + "```"
+def code(text: str, limit: int = MAX_ECHO) -> str:
+    """Outside text as an inline code span: one line, escaped, at most `limit` characters."""
+    one_line = " ".join(text.splitlines())
+    return "`" + (escape_clipped(_no_backticks(one_line), limit) or " ") + "`"
+
+
+def code_block(text: str, limit: int = MAX_SECTION_TEXT) -> str:
+    """Outside text as a code block whose total length stays within `limit`."""
+    return "```" + (escape_clipped(_no_backticks(text), limit - 6) or " ") + "```"
+
+
+def _no_backticks(text: str) -> str:
+    return text.replace("`", BACKTICK_LOOKALIKE)
 
 
 def slack_date(when: datetime, style: str = "{date_short_pretty} {time}") -> str:
@@ -89,13 +137,35 @@ def slack_date(when: datetime, style: str = "{date_short_pretty} {time}") -> str
     return f"<!date^{int(when.timestamp())}^{style}|{fallback}>"
 
 
-def link(url: str, text: str) -> str:
-    return f"<{url}|{escape(text)}>"
+def link(url: str, label: str, allowed: Hosts) -> str:
+    """`label` linking to `url` when it is an https address on an `allowed` host; otherwise
+    both as plain text with a note, so a link from outside cannot pose as the console."""
+    shown = escape_clipped(" ".join(label.splitlines()), MAX_ECHO)
+    if allowed.allow(url):
+        return f"<{escape(url)}|{shown}>"
+    return f"{shown} {code(url)} _(link not shown: not a {allowed.description} address)_"
 
 
 def escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_once(text: str) -> str:
+    """Stored text that may or may not be escaped already, escaped exactly once."""
+    return escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+def escape_clipped(text: str, limit: int = MAX_ECHO) -> str:
+    """Escaped text of at most `limit` characters, never cut inside an entity."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - len(TRUNCATED)]
+    amp = cut.rfind("&", max(0, len(cut) - 4))  # an entity is at most 5 characters long
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + TRUNCATED
 
 
 def fit(blocks: list[Block], note: str = "Output truncated to fit in Slack.") -> list[Block]:
@@ -106,9 +176,11 @@ def fit(blocks: list[Block], note: str = "Output truncated to fit in Slack.") ->
 
 
 def plain_fallback(blocks: list[Block], default: str) -> str:
-    """The notification text for a message: its header or first section."""
+    """The notification text (mrkdwn) for a message: its header or first section."""
     for block in blocks:
         text = block.get("text")
         if isinstance(text, dict) and text.get("text", "").strip():
+            if text.get("type") == "plain_text":
+                return escape_clipped(str(text["text"]), 300)
             return clip(str(text["text"]), 300)
     return default

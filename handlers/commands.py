@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from gcp.log_queries import PRESETS
+from handlers.blocks import code
 from handlers.config import OpsConfig
 
 
@@ -77,7 +78,7 @@ def parse(text: str, config: OpsConfig, verbs: Mapping[str, Verb]) -> Command:
     verb = verbs.get(verb_name)
     if verb is None:
         raise UsageError(
-            f"`{tokens[0]}` is not an /ops command.{suggest(verb_name, tuple(verbs))}"
+            f"{code(tokens[0])} is not an /ops command.{suggest(verb_name, tuple(verbs))}"
             " Type `/ops help` for the list."
         )
     flags, words = _split_flags(tokens[1:], verb)
@@ -96,7 +97,9 @@ def _split_flags(tokens: list[str], verb: Verb) -> tuple[dict[str, str], list[st
         if name not in verb.flags:
             allowed = ", ".join(f"--{f}" for f in verb.flags) or "no flags"
             hint = suggest(f"--{name}", tuple(f"--{f}" for f in verb.flags))
-            raise UsageError(f"`{verb.name}` does not take `--{name}`.{hint} It takes {allowed}.")
+            raise UsageError(
+                f"`{verb.name}` does not take {code('--' + name)}.{hint} It takes {allowed}."
+            )
         if not value:
             value = next(it, "")
         if not value or value.startswith("--"):
@@ -150,14 +153,14 @@ def _positionals(verb: Verb, words: list[str]) -> dict[str, str]:
         raise UsageError(f"`{verb.name}` needs a {missing}. Usage: `/ops {verb.usage}`")
     if len(words) > len(names):
         extra = " ".join(words[len(names) :])
-        raise UsageError(f"I did not expect `{extra}`. Usage: `/ops {verb.usage}`")
+        raise UsageError(f"I did not expect {code(extra)}. Usage: `/ops {verb.usage}`")
     return dict(zip(names, words, strict=False))
 
 
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
     if value not in choices:
         known = ", ".join(f"`{c}`" for c in choices)
-        raise UsageError(f"Unknown {what} `{value}`.{suggest(value, choices)} Known: {known}.")
+        raise UsageError(f"Unknown {what} {code(value)}.{suggest(value, choices)} Known: {known}.")
 
 
 def _env(value: str | None, config: OpsConfig) -> str:
@@ -170,7 +173,9 @@ def _env(value: str | None, config: OpsConfig) -> str:
 def _duration(value: str) -> timedelta:
     match = _DURATION.match(value.strip().lower())
     if not match:
-        raise UsageError(f"`--since {value}` is not a duration. Use e.g. `30m`, `1h`, `2d`.")
+        raise UsageError(
+            f"{code('--since ' + value)} is not a duration. Use e.g. `30m`, `1h`, `2d`."
+        )
     amount, unit = int(match.group(1)), match.group(2)
     since = timedelta(**{_UNITS[unit]: amount})
     if not timedelta(minutes=1) <= since <= MAX_SINCE:
@@ -180,13 +185,17 @@ def _duration(value: str) -> timedelta:
 
 def _limit(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise UsageError(f"`--limit {value}` must be a whole number from 1 to {MAX_LIMIT}.")
+        raise UsageError(
+            f"{code('--limit ' + value)} must be a whole number from 1 to {MAX_LIMIT}."
+        )
     return int(value)
 
 
 def _revision(value: str) -> str:
     if value and not REVISION_NAME.match(value):
-        raise UsageError(f"`--to {value}` is not a revision name (e.g. fluxori-backend-00041-abc).")
+        raise UsageError(
+            f"{code('--to ' + value)} is not a revision name (e.g. fluxori-backend-00041-abc)."
+        )
     return value
 
 
@@ -197,7 +206,9 @@ def _scale_settings(pairs: list[str]) -> dict[str, str]:
         key = key.lower()
         if key not in SCALE_KEYS:
             hint = suggest(key, SCALE_KEYS)
-            raise UsageError(f"`{key}` is not a scale setting.{hint} Use {', '.join(SCALE_KEYS)}.")
+            raise UsageError(
+                f"{code(key)} is not a scale setting.{hint} Use {', '.join(SCALE_KEYS)}."
+            )
         if not value:
             raise UsageError(f"`{key}=` needs a value, e.g. `{key}={_EXAMPLES[key]}`.")
         settings[key] = value

@@ -77,16 +77,16 @@ def render_errors(cmd: Command, entries: list[LogEntry], url: str) -> list[bk.Bl
 
 
 def _explorer(url: str) -> str:
-    return bk.link(url, "Open in Logs Explorer")
+    return bk.link(url, "Open in Logs Explorer", bk.CONSOLE)
 
 
 def _group_text(group: ErrorGroup) -> str:
-    revisions = ", ".join(f"`{r}`" for r in sorted(group.revisions)) or "unknown revision"
+    revisions = ", ".join(bk.code(r) for r in sorted(group.revisions)) or "unknown revision"
     seen = bk.slack_date(group.last_seen) if group.last_seen else "?"
     sample = group.sample.message if group.sample else group.message
     return (
-        f"*{group.count}×* {bk.escape(bk.clip(group.message, 300))}\n"
-        f"last {seen} · {revisions}\n{bk.code(sample, 1200)}"
+        f"*{group.count}×* {bk.escape_clipped(group.message, 300)}\n"
+        f"last {seen} · {revisions}\n{bk.code_block(sample, 1200)}"
     )
 
 
@@ -108,6 +108,7 @@ def _entry_text(entry: LogEntry) -> str:
     extra = f" · {entry.latency_ms:.0f} ms" if entry.latency_ms is not None else ""
     status = f" · HTTP {entry.status}" if entry.status else ""
     return (
-        f"{bk.slack_date(entry.timestamp, '{time_secs}')} *{entry.severity}* `{entry.revision}`"
-        f"{status}{extra}\n{bk.code(entry.message or '(no message)', 1500)}"
+        f"{bk.slack_date(entry.timestamp, '{time_secs}')} *{bk.escape_clipped(entry.severity)}*"
+        f" {bk.code(entry.revision)}{status}{extra}\n"
+        f"{bk.code_block(entry.message or '(no message)', 1500)}"
     )

@@ -31,12 +31,16 @@ def render(service: Service, revisions: list[Revision], env: str, now: datetime)
 
 
 def revision_line(revision: Revision, percent: int, now: datetime) -> str:
-    ready = ":white_check_mark: ready" if revision.ready else f":x: {revision.ready_message}"
+    ready = (
+        ":white_check_mark: ready"
+        if revision.ready
+        else f":x: {bk.escape_clipped(revision.ready_message, 500)}"
+    )
     serving = f" · :large_green_circle: *{percent}% traffic*" if percent else ""
     return (
-        f"*`{revision.name}`*{serving}\n"
+        f"*{bk.code(revision.name)}*{serving}\n"
         f"created {bk.slack_date(revision.create_time)} ({age(revision.create_time, now)})"
-        f" · {ready}\n`{image_tail(revision.image)}`"
+        f" · {ready}\n{bk.code(image_tail(revision.image))}"
     )
 
 

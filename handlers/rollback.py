@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gcp.models import OperationProgress, Revision, Service, TrafficTarget
+from handlers import blocks as bk
 from handlers.actions import ChangeContext, ChangeSteps, service_state
 from handlers.pins import refuse_unusable
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
@@ -58,7 +59,10 @@ def _named(service: Service, by_name: dict[str, Revision], wanted: str) -> Revis
         known = ", ".join(f"`{r.name}`" for r in list(by_name.values())[:5])
         raise Refusal(f"Revision `{wanted}` does not exist. Recent ones: {known}.")
     if not target.ready:
-        raise Refusal(f"Revision `{wanted}` is not Ready ({target.ready_message}); pick another.")
+        raise Refusal(
+            f"Revision `{wanted}` is not Ready"
+            f" ({bk.escape_clipped(target.ready_message, 500)}); pick another."
+        )
     if service.serving.get(wanted, 0) == 100:
         raise Refusal(f"`{wanted}` already serves 100% of traffic; nothing to roll back.")
     return target

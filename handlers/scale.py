@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gcp import run_rules
 from gcp.models import Service, ServiceChange
+from handlers import blocks as bk
 from handlers.actions import ChangeContext, ChangeSteps, service_state
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 
@@ -21,7 +22,7 @@ def parse_change(settings: dict[str, str]) -> tuple[ServiceChange, list[str]]:
             if value.isdigit():
                 ints[field_name] = int(value)
             else:
-                problems.append(f"`{key}={value}` must be a whole number.")
+                problems.append(f"{bk.code(f'{key}={value}')} must be a whole number.")
     memory = settings.get("memory", "").strip() or None
     cpu = settings.get("cpu", "").strip() or None
     return ServiceChange(memory=memory, cpu=cpu, **ints), problems
@@ -40,7 +41,7 @@ def validate(service: Service, change: ServiceChange) -> list[str]:
 
 def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
     change, problems = parse_change(settings)
-    problems = problems or validate(service, change)
+    problems = problems or [bk.escape(p) for p in validate(service, change)]
     if problems:
         raise Refusal("These values cannot be applied:\n" + "\n".join(f"• {p}" for p in problems))
     # The form sends every field: only values that differ are changes (an unchanged memory

@@ -18,23 +18,25 @@ def render(svc: Service, env: str) -> list[bk.Block]:
     ready = svc.ready
     state = ":white_check_mark: Ready" if ready is None or ready.ok else ":x: Not ready"
     if ready is not None and not ready.ok and ready.message:
-        state += f": {bk.escape(ready.message)}"
+        state += f": {bk.escape_clipped(ready.message, 500)}"
     return [
         bk.header(f"{svc.ref.service} · {env}"),
-        bk.section(f"{state}\n{bk.link(svc.uri, svc.uri) if svc.uri else '_no URL yet_'}"),
+        bk.section(
+            f"{state}\n{bk.link(svc.uri, svc.uri, bk.CLOUD_RUN) if svc.uri else '_no URL yet_'}"
+        ),
         bk.fields(
             [
-                f"*Latest ready revision*\n`{svc.latest_ready_revision}`",
-                f"*Image*\n`{bk.clip(svc.image, 200)}`",
+                f"*Latest ready revision*\n{bk.code(svc.latest_ready_revision)}",
+                f"*Image*\n{bk.code(svc.image)}",
                 f"*Scaling*\nmin {svc.scaling.min_instances} · max {svc.scaling.max_instances}",
-                f"*Resources*\n{svc.resources.cpu} CPU · {svc.resources.memory}"
-                f" · concurrency {svc.concurrency}",
+                f"*Resources*\n{bk.escape_clipped(svc.resources.cpu)} CPU"
+                f" · {bk.escape_clipped(svc.resources.memory)} · concurrency {svc.concurrency}",
             ]
         ),
         bk.section("*Traffic*\n" + traffic_lines(svc)),
         bk.context(
-            bk.link(console_url(svc), "Open in Cloud Console"),
-            f"project `{svc.ref.project}` · {svc.ref.region}",
+            bk.link(console_url(svc), "Open in Cloud Console", bk.CONSOLE),
+            f"project {bk.code(svc.ref.project)} · {bk.escape_clipped(svc.ref.region)}",
         ),
     ]
 
@@ -47,8 +49,8 @@ def traffic_lines(svc: Service) -> str:
 
 def _traffic_line(target: TrafficTarget, latest: str) -> str:
     name = target.revision or f"{latest} (latest)"
-    tag = f" · tag `{target.tag}`" if target.tag else ""
-    return f"• `{name}`: *{target.percent}%*{tag}"
+    tag = f" · tag {bk.code(target.tag)}" if target.tag else ""
+    return f"• {bk.code(name)}: *{target.percent}%*{tag}"
 
 
 def console_url(svc: Service) -> str:

@@ -85,7 +85,7 @@ def _publish(incident: Incident, deps: Deps) -> None:
     channel = deps.config.channel
     opened = deps.store.get_record(RECORD, incident.incident_id)
     if incident.state == "open":
-        ts = deps.messenger.post(channel, alerts.card(incident), _fallback(incident))
+        ts = deps.messenger.post(channel, alerts.card(incident), alerts.fallback(incident))
         deps.store.put_record(
             RECORD,
             incident.incident_id,
@@ -93,7 +93,7 @@ def _publish(incident: Incident, deps: Deps) -> None:
         )
         return
     if opened is None:
-        deps.messenger.post(channel, alerts.closed_card(incident, None), _fallback(incident))
+        deps.messenger.post(channel, alerts.closed_card(incident, None), alerts.fallback(incident))
         return
     first = load(opened["incident"])
     acked = str(opened.get("acked_by", ""))
@@ -101,10 +101,10 @@ def _publish(incident: Incident, deps: Deps) -> None:
         opened["channel"],
         opened["ts"],
         alerts.closed_card(incident, first, acked),
-        _fallback(incident),
+        alerts.fallback(incident),
     )
     reply = alerts.resolved_reply(incident, first)
-    deps.messenger.post(opened["channel"], reply, _fallback(incident), thread_ts=opened["ts"])
+    deps.messenger.post(opened["channel"], reply, alerts.fallback(incident), thread_ts=opened["ts"])
 
 
 def _post_notice(message_id: str, reason: str, deps: Deps) -> None:
@@ -112,11 +112,6 @@ def _post_notice(message_id: str, reason: str, deps: Deps) -> None:
         deps.messenger.post(deps.config.channel, alerts.unreadable_notice(message_id, reason))
     except Exception as err:  # the notice is best effort; the log line above is the record
         log.warning("alert_notice_failed", message_id=message_id, error=type(err).__name__)
-
-
-def _fallback(incident: Incident) -> str:
-    state = "Resolved" if incident.state == "closed" else incident.severity
-    return f"{state}: {incident.policy_name} ({incident.service or incident.project})"
 
 
 def _dump(incident: Incident) -> dict[str, Any]:

@@ -93,9 +93,11 @@ def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
 def run_command(p: dict[str, Any], deps: Deps) -> None:
     """Post the thread root (who ran what, where), then the answer in its thread."""
     cmd = registry.parse(p["text"], deps.config)
-    root = [bk.context(f"<@{p['user_id']}> ran `/ops {bk.escape(cmd.text)}` · *{cmd.env}*")]
+    root = [bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{cmd.env}*")]
     try:
-        root_ts: str | None = deps.messenger.post(p["channel_id"], root, f"/ops {cmd.text}")
+        root_ts: str | None = deps.messenger.post(
+            p["channel_id"], root, bk.escape_clipped(f"/ops {cmd.text}")
+        )
         fix = ""
     except ChannelUnavailable as err:
         root_ts, fix = None, err.fix

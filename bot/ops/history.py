@@ -33,12 +33,14 @@ def filters_for(cmd: Command) -> Filters:
     if cmd.user_filter:
         match = _USER.match(cmd.user_filter)
         if not match:
-            raise UsageError(f"`--user {cmd.user_filter}` must be a mention like @alice.")
+            flag = bk.code(f"--user {cmd.user_filter}")
+            raise UsageError(f"{flag} must be a mention like @alice.")
         user = match.group(1) or match.group(2)
     outcome = cmd.outcome_filter.lower()
     if outcome and outcome not in {s.value for s in State}:
         known = ", ".join(s.value for s in State)
-        raise UsageError(f"`--outcome {outcome}` is not an outcome. Use one of: {known}.")
+        flag = bk.code(f"--outcome {outcome}")
+        raise UsageError(f"{flag} is not an outcome. Use one of: {known}.")
     return Filters(
         env=cmd.env if cmd.env_given else "",
         target=cmd.service,
@@ -88,11 +90,12 @@ def _refusal_matches(record: dict[str, Any], filters: Filters) -> bool:
 def refusal_line(record: dict[str, Any]) -> str:
     context = record.get("context", {})
     when = datetime.fromisoformat(str(record["at"]).replace("Z", "+00:00"))
-    target = f" `{context['target']}`" if context.get("target") else ""
+    target = f" {bk.code(str(context['target']))}" if context.get("target") else ""
     return (
-        f"{OUTCOME_ICONS[State.REFUSED]} {bk.slack_date(when)} *{context.get('verb', '?')}*"
-        f"{target} · {context.get('env', '?')} · refused\n"
-        f"{bk.escape(str(record.get('detail', '')))} · by <@{record.get('by', '')}>"
+        f"{OUTCOME_ICONS[State.REFUSED]} {bk.slack_date(when)}"
+        f" *{bk.escape_clipped(str(context.get('verb', '?')))}*{target}"
+        f" · {bk.escape_clipped(str(context.get('env', '?')))} · refused\n"
+        f"{_stored(record.get('detail', ''))} · by <@{record.get('by', '')}>"
     )
 
 
@@ -103,9 +106,15 @@ def line(action: Action, workspace_url: str) -> str:
     thread = f" · <{permalink(action, workspace_url)}|thread>" if action.card_ts else ""
     return (
         f"{OUTCOME_ICONS[action.state]} {bk.slack_date(action.created_at)} *{action.verb}*"
-        f" `{action.target}` · {action.env} · {action.state.value}\n"
-        f"{bk.escape(action.summary)} · by <@{action.requested_by}>{approved}{duration}{thread}"
+        f" {bk.code(action.target)} · {action.env} · {action.state.value}\n"
+        f"{_stored(action.summary)} · by <@{action.requested_by}>{approved}{duration}{thread}"
     )
+
+
+def _stored(text: object) -> str:
+    """A stored message (a reason, an outcome) as visible text: its mentions and links are
+    not rendered, and one already escaped when it was written is not escaped twice."""
+    return bk.escape_once(bk.clip(str(text), 1000))
 
 
 def permalink(action: Action, workspace_url: str) -> str:

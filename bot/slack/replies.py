@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gcp.errors import GcpError
+from handlers import blocks as bk
 
 _KINDS = {
     "NotFound": "Google Cloud says it does not exist.",
@@ -16,4 +17,5 @@ _KINDS = {
 
 
 def gcp_problem(err: GcpError) -> str:
-    return f"{_KINDS.get(type(err).__name__, 'the call failed.')} {err.hint}"
+    """mrkdwn; Google's own message (`err.detail`) stays in the logs."""
+    return bk.escape(f"{_KINDS.get(type(err).__name__, 'the call failed.')} {err.hint}")
