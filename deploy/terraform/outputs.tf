@@ -13,9 +13,14 @@ output "bot_service_account" {
   value       = google_service_account.bot.email
 }
 
-output "push_service_account" {
-  description = "The identity in the OIDC tokens of pushes to /pubsub/alerts and /tasks."
-  value       = google_service_account.push.email
+output "alerts_push_service_account" {
+  description = "The identity in the OIDC tokens of pushes to /pubsub/alerts."
+  value       = google_service_account.alerts_push.email
+}
+
+output "tasks_push_service_account" {
+  description = "The identity in the OIDC tokens of pushes to /tasks."
+  value       = google_service_account.tasks_push.email
 }
 
 output "alerts_topic" {
