@@ -13,14 +13,12 @@ output "bot_service_account" {
   value       = google_service_account.bot.email
 }
 
-output "alerts_push_service_account" {
-  description = "The identity in the OIDC tokens of pushes to /pubsub/alerts."
-  value       = google_service_account.alerts_push.email
-}
-
-output "tasks_push_service_account" {
-  description = "The identity in the OIDC tokens of pushes to /tasks."
-  value       = google_service_account.tasks_push.email
+output "push_service_accounts" {
+  description = "Route -> the identity in the OIDC tokens of its pushes."
+  value = {
+    "/pubsub/alerts" = google_service_account.alerts_push.email
+    "/tasks"         = google_service_account.tasks_push.email
+  }
 }
 
 output "alerts_topic" {
