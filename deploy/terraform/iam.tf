@@ -1,64 +1,132 @@
-# Identities and least-privilege grants. Each grant names the runbook actions that need it.
+# Identities and least-privilege grants. The custom roles hold exactly the permissions of the
+# Google API methods the bot calls (tests/test_deploy.py maps each method to its permission),
+# because each predefined role that covers them also allows more (run.developer deletes
+# services, secretVersionManager destroys versions, the viewers read everything).
 
 resource "google_service_account" "bot" {
   account_id   = "fluxori-ops-bot"
   display_name = "Fluxori ops bot (runtime)"
 }
 
-# Pub/Sub signs its push requests' OIDC tokens as this account; the bot accepts no other.
-resource "google_service_account" "push" {
-  account_id   = "fluxori-ops-push"
-  display_name = "Fluxori ops bot: Pub/Sub push identity"
+# Pub/Sub signs each push's OIDC token as the route's own account, for the route's own
+# audience: a token minted for an alert cannot run a job, nor the other way round.
+resource "google_service_account" "alerts_push" {
+  account_id   = "fluxori-ops-alerts-push"
+  display_name = "Fluxori ops bot: Pub/Sub push identity of /pubsub/alerts"
+}
+
+resource "google_service_account" "tasks_push" {
+  account_id   = "fluxori-ops-tasks-push"
+  display_name = "Fluxori ops bot: Pub/Sub push identity of /tasks"
 }
 
 # --- in the Fluxori environment's project ---------------------------------------------------
+# A project's custom roles can be granted only on that project and its resources, so these
+# are defined in the Fluxori project.
 
-# status, revisions, rollback, scale and secret rotation: the managed services only.
+resource "google_project_iam_custom_role" "service_operator" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsServiceOperator"
+  title       = "Fluxori ops bot: operate a Cloud Run service"
+  description = "status, revisions, rollback, scale and rotation's new revision; no create or delete."
+  permissions = [
+    "run.services.get",    # status, and every plan reads the service and its etag
+    "run.services.update", # rollback's traffic split, scale, rotation's new revision
+    "run.revisions.list",  # revisions, and rollback's choice of target
+  ]
+}
+
+resource "google_project_iam_custom_role" "reader" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsReader"
+  title       = "Fluxori ops bot: read operations, logs and metrics"
+  description = "Granted on the project: operations, log entries and metrics have no narrower resource."
+  permissions = [
+    "run.operations.get",         # polling an update's long-running operation (a project resource)
+    "logging.logEntries.list",    # errors and logs presets
+    "monitoring.timeSeries.list", # slo, the rollback check, alert cards' figures
+    "monitoring.services.list",   # slo: the Monitoring service watching a Cloud Run service
+    "monitoring.slos.list",       # slo: its objectives
+  ]
+}
+
+resource "google_project_iam_custom_role" "secret_rotator" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsSecretRotator"
+  title       = "Fluxori ops bot: rotate a secret"
+  description = "Add, list and disable versions; never read a value, never destroy a version."
+  permissions = [
+    "secretmanager.versions.add",     # rotate-secret writes the new value
+    "secretmanager.versions.list",    # plans, and the sweep that finds the versions in use
+    "secretmanager.versions.disable", # disable-secret-version
+  ]
+}
+
+resource "google_project_iam_custom_role" "acts_as" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsActAs"
+  title       = "Fluxori ops bot: deploy as the services' runtime account"
+  description = "iam.serviceAccounts.actAs alone (serviceAccountUser also lists accounts and projects)."
+  permissions = ["iam.serviceAccounts.actAs"]
+}
+
+# Only the managed services, never the project's other services.
 resource "google_cloud_run_v2_service_iam_member" "bot_manages_service" {
   for_each = toset(var.managed_services)
   project  = var.fluxori_project
   location = var.region
   name     = each.value
-  role     = "roles/run.developer"
+  role     = google_project_iam_custom_role.service_operator.name
   member   = local.bot_member
 }
 
-# Every service update (a rollback's traffic split, a scale, rotation's new revision) acts as
-# the services' runtime account.
+# Every service update (a traffic split, a scale, a new revision) acts as the runtime account.
 resource "google_service_account_iam_member" "bot_acts_as_fluxori_runtime" {
   service_account_id = "projects/${var.fluxori_project}/serviceAccounts/${var.fluxori_runtime_service_account}"
-  role               = "roles/iam.serviceAccountUser"
+  role               = google_project_iam_custom_role.acts_as.name
   member             = local.bot_member
 }
 
-# errors and logs presets read logs; slo, the rollback check and alert cards read metrics.
 resource "google_project_iam_member" "bot_reads_fluxori" {
-  for_each = toset(["roles/logging.viewer", "roles/monitoring.viewer"])
-  project  = var.fluxori_project
-  role     = each.value
-  member   = local.bot_member
+  project = var.fluxori_project
+  role    = google_project_iam_custom_role.reader.name
+  member  = local.bot_member
 }
 
-# rotate-secret and disable-secret-version: versions of this one secret (add, list, enable,
-# disable), and reading the new version back to verify it before any service uses it.
+# The rotated secret only. Its consumers, not the bot, read it: the new revision Cloud Run
+# starts reads the pinned version as the runtime account.
 resource "google_secret_manager_secret_iam_member" "bot_rotates_jwt" {
-  for_each  = toset(["roles/secretmanager.secretVersionManager", "roles/secretmanager.secretAccessor"])
   project   = var.fluxori_project
   secret_id = var.jwt_secret_id
-  role      = each.value
+  role      = google_project_iam_custom_role.secret_rotator.name
   member    = local.bot_member
 }
 
 # --- in the bot's project -------------------------------------------------------------------
 
+resource "google_project_iam_custom_role" "store" {
+  role_id     = "fluxoriOpsStore"
+  title       = "Fluxori ops bot: the action store"
+  description = "Read and write documents (Firestore's datastore.entities.*), nothing about databases or indexes."
+  permissions = [
+    "datastore.entities.get",    # reads, and queries' results
+    "datastore.entities.list",   # queries: history, the Home tab, the sweep
+    "datastore.entities.create", # new actions, locks, seen keys, refusals; set() may create
+    "datastore.entities.update", # compare-and-set moves of an action; set() may update
+    "datastore.entities.delete", # released locks, forgotten seen keys
+  ]
+}
+
 # The action store (ops_* collections). The project holds no Fluxori data.
 resource "google_project_iam_member" "bot_store" {
   project = var.project
-  role    = "roles/datastore.user"
+  role    = google_project_iam_custom_role.store.name
   member  = local.bot_member
 }
 
-# The bot's Slack credentials and its config file.
+# The bot's Slack credentials and its config file, which Cloud Run reads as the runtime
+# account to start an instance. roles/secretmanager.secretAccessor is exactly
+# secretmanager.versions.access; the bot reads no other secret.
 resource "google_secret_manager_secret_iam_member" "bot_reads_own_secrets" {
   for_each = toset([
     var.slack_bot_token_secret,

@@ -2,11 +2,12 @@
 # one Fluxori environment's project (var.fluxori_project): iam.tf grants it exactly that.
 
 locals {
-  labels        = { app = "fluxori-ops-bot", environment = var.environment }
-  bot_member    = "serviceAccount:${google_service_account.bot.email}"
-  push_audience = var.push_audience != "" ? var.push_audience : "fluxori-ops-bot-${var.environment}"
-  config_secret = "fluxori-ops-config"
-  config_dir    = "/etc/fluxori-ops"
+  labels              = { app = "fluxori-ops-bot", environment = var.environment }
+  bot_member          = "serviceAccount:${google_service_account.bot.email}"
+  push_audience       = coalesce(var.push_audience, "fluxori-ops-bot-${var.environment}")
+  tasks_push_audience = coalesce(var.tasks_push_audience, "fluxori-ops-bot-${var.environment}-tasks")
+  config_secret       = "fluxori-ops-config"
+  config_dir          = "/etc/fluxori-ops"
 
   # The bot's view of the world comes from the same variables as its grants.
   bot_config = templatefile("${path.module}/bot-config.toml.tftpl", {
@@ -107,7 +108,15 @@ resource "google_cloud_run_v2_service" "bot" {
       }
       env {
         name  = "PUSH_SERVICE_ACCOUNT"
-        value = google_service_account.push.email
+        value = google_service_account.alerts_push.email
+      }
+      env {
+        name  = "TASKS_PUSH_AUDIENCE"
+        value = local.tasks_push_audience
+      }
+      env {
+        name  = "TASKS_PUSH_SERVICE_ACCOUNT"
+        value = google_service_account.tasks_push.email
       }
       env {
         name  = "LOG_LEVEL"
@@ -150,9 +159,10 @@ resource "google_cloud_run_v2_service" "bot" {
   depends_on = [google_secret_manager_secret_iam_member.bot_reads_own_secrets]
 }
 
-# Slack cannot send Google credentials, so the service is public: Slack requests are
-# signature-checked by Bolt, and /pubsub/alerts and /tasks accept only the push account's
-# OIDC tokens for local.push_audience.
+# Slack cannot send Google credentials, so the service is public (and needs no run.invoker
+# grant for the push accounts): Slack requests are signature-checked by Bolt, /pubsub/alerts
+# accepts only alerts_push's OIDC tokens for local.push_audience, and /tasks only
+# tasks_push's for local.tasks_push_audience.
 resource "google_cloud_run_v2_service_iam_member" "public" {
   name     = google_cloud_run_v2_service.bot.name
   location = var.region

@@ -13,9 +13,12 @@ output "bot_service_account" {
   value       = google_service_account.bot.email
 }
 
-output "push_service_account" {
-  description = "The identity in the OIDC tokens of pushes to /pubsub/alerts and /tasks."
-  value       = google_service_account.push.email
+output "push_service_accounts" {
+  description = "Route -> the identity in the OIDC tokens of its pushes."
+  value = {
+    "/pubsub/alerts" = google_service_account.alerts_push.email
+    "/tasks"         = google_service_account.tasks_push.email
+  }
 }
 
 output "alerts_topic" {

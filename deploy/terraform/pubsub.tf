@@ -7,13 +7,32 @@ data "google_project" "bot" {
 
 locals {
   pubsub_agent = "serviceAccount:service-${data.google_project.bot.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  # Each route has its own push identity and audience (iam.tf), checked by the bot.
   pushes = {
     # Posting an alert card is quick.
-    alerts = { topic = google_pubsub_topic.alerts.id, path = "/pubsub/alerts", ack = 60, attempts = 10 }
+    alerts = {
+      topic    = google_pubsub_topic.alerts.id
+      path     = "/pubsub/alerts"
+      ack      = 60
+      attempts = 10
+      account  = google_service_account.alerts_push.email
+      audience = local.push_audience
+    }
     # A change runs inside the push request: allow Cloud Run's whole request timeout. A job
     # that is not due yet (the rollback check) answers 503 and comes back after Pub/Sub's
     # backoff; those deliveries count as attempts, hence the larger budget.
-    jobs = { topic = google_pubsub_topic.jobs.id, path = "/tasks", ack = 600, attempts = 20 }
+    jobs = {
+      topic    = google_pubsub_topic.jobs.id
+      path     = "/tasks"
+      ack      = 600
+      attempts = 20
+      account  = google_service_account.tasks_push.email
+      audience = local.tasks_push_audience
+    }
+  }
+  push_accounts = {
+    alerts = google_service_account.alerts_push.name
+    jobs   = google_service_account.tasks_push.name
   }
 }
 
@@ -48,8 +67,8 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     push_endpoint = "${google_cloud_run_v2_service.bot.uri}${each.value.path}"
     oidc_token {
-      service_account_email = google_service_account.push.email
-      audience              = local.push_audience
+      service_account_email = each.value.account
+      audience              = each.value.audience
     }
   }
   retry_policy {
@@ -76,9 +95,10 @@ resource "google_pubsub_subscription" "dead_letter" {
   }
 }
 
-# Pub/Sub's service agent mints the push tokens and moves poison messages aside.
+# Pub/Sub's service agent mints each route's push tokens and moves poison messages aside.
 resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
-  service_account_id = google_service_account.push.name
+  for_each           = local.push_accounts
+  service_account_id = each.value
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
 }

@@ -79,7 +79,13 @@ variable "access_policy" {
 }
 
 variable "push_audience" {
-  description = "Audience of the Pub/Sub push OIDC tokens; empty: fluxori-ops-bot-ENVIRONMENT."
+  description = "Audience of the OIDC tokens of alert pushes (/pubsub/alerts); empty: fluxori-ops-bot-ENVIRONMENT."
+  type        = string
+  default     = ""
+}
+
+variable "tasks_push_audience" {
+  description = "Audience of the OIDC tokens of job pushes (/tasks); empty: fluxori-ops-bot-ENVIRONMENT-tasks."
   type        = string
   default     = ""
 }
