@@ -49,6 +49,7 @@ class Command:
     since: timedelta = timedelta(hours=1)
     limit: int | None = None
     to_revision: str = ""
+    canary: int | None = None  # percent of traffic a roll forward moves first
     settings: dict[str, str] = field(default_factory=dict)
     user_filter: str = ""
     outcome_filter: str = ""
@@ -136,6 +137,7 @@ def _build(
         since=_duration(flags["since"]) if "since" in flags else timedelta(hours=1),
         limit=_limit(flags["limit"]) if "limit" in flags else None,
         to_revision=_revision(flags.get("to", "")),
+        canary=_canary(flags["canary"]) if "canary" in flags else None,
         settings=settings,
         user_filter=flags.get("user", ""),
         outcome_filter=flags.get("outcome", ""),
@@ -189,6 +191,15 @@ def _limit(value: str) -> int:
             f"{code('--limit ' + value)} must be a whole number from 1 to {MAX_LIMIT}."
         )
     return int(value)
+
+
+def _canary(value: str) -> int:
+    number = value.removesuffix("%")
+    if not number.isdigit() or not 1 <= int(number) <= 99:
+        raise UsageError(
+            f"{code('--canary ' + value)} must be a percentage of traffic from 1 to 99, e.g. `10`."
+        )
+    return int(number)
 
 
 def _revision(value: str) -> str:
