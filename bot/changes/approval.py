@@ -59,9 +59,7 @@ def confirm(action: Action, p: dict[str, Any], deps: Deps) -> None:
         _tell(p, deps, _already(claim.action or action))
         return
     approved = claim.action
-    deps.messenger.update(
-        approved.channel, approved.card_ts, cards.card(approved), approved.summary
-    )
+    deps.outbox.update(approved.channel, approved.card_ts, cards.card(approved), approved.summary)
     run_approved(approved, deps)
 
 
@@ -77,7 +75,7 @@ def cancel(action: Action, p: dict[str, Any], deps: Deps) -> None:
     if not claim.won or claim.action is None:
         _tell(p, deps, _already(claim.action or action))
         return
-    deps.messenger.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
+    deps.outbox.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
 
 
 def replan(action: Action, p: dict[str, Any], deps: Deps) -> None:
@@ -122,9 +120,7 @@ def expire_if_due(action: Action, deps: Deps) -> bool:
         action.id, (State.PENDING,), State.EXPIRED, Event(deps.now(), "expired")
     )
     if claim.won and claim.action is not None:
-        deps.messenger.update(
-            action.channel, action.card_ts, cards.card(claim.action), action.summary
-        )
+        deps.outbox.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
     return True
 
 
