@@ -94,7 +94,9 @@ def release_not_started(action: Action, deps: Deps) -> bool:
     )
     if not claim.won or claim.action is None:
         return False
-    log.warning("change_not_started", action_id=action.id, verb=action.verb, target=action.target)
+    log.warning(
+        "change_released_unstarted", action_id=action.id, verb=action.verb, target=action.target
+    )
     deps.outbox.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
     text = (
         f":double_vertical_bar: Approved by <@{action.approved_by}>, but the bot stopped before"

@@ -52,7 +52,7 @@ class Outbox:
     def update(self, channel: str, ts: str, blocks: list[Block], text: str = "") -> None:
         """Replace message `ts`; a newer update supersedes one not yet sent."""
         if not ts:
-            log.warning("slack_update_without_message", channel=channel)
+            log.warning("slack_update_skipped", channel=channel)
             return
         key = update_key(channel, ts)
         self._send_now(self._entry(Kind.UPDATE, key, channel, blocks, text, ts=ts))
@@ -80,7 +80,7 @@ class Outbox:
         try:
             self._deliver(queue=entry.queue)
         except Exception:  # recorded: the sweep delivers it
-            log.exception("slack_delivery_deferred", key=entry.key)
+            log.exception("slack_delivery_failed", key=entry.key)
 
     def _deliver(self, queue: str | None) -> int:
         now = self._now()
@@ -147,7 +147,7 @@ class Outbox:
             return True
         backoff = min(FIRST_RETRY_SECONDS * 2**entry.attempts, MAX_RETRY_SECONDS)
         delay = max(backoff, retry_after)
-        log.warning("slack_message_pending", key=entry.key, error=error, retry_in=delay)
+        log.warning("slack_message_deferred", key=entry.key, error=error, retry_in=delay)
         self._store.outbox_retry(entry, now + timedelta(seconds=delay), error)
         return False
 
