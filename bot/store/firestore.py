@@ -10,7 +10,6 @@ indexes to maintain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from bot.store import outbox
 from bot.store.base import Claim, Filters
 from bot.store.filtering import matches
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso, utcnow
-from bot.store.outbox import OutboxEntry, OutboxState
+from bot.store.outbox import Change, OutboxEntry, OutboxState, OutboxWrites
 
 SCAN = 1000
 MAX_ATTEMPTS = 25  # a lost compare-and-set re-reads; a loser then sees the new state
@@ -29,7 +28,7 @@ SEEN_TTL = timedelta(days=7)
 RECORD_TTL = timedelta(days=90)  # an alert's card: an incident closing later gets a new one
 
 
-class FirestoreStore:
+class FirestoreStore(OutboxWrites):
     def __init__(self, client: firestore.Client, prefix: str = "ops_") -> None:
         self._db = client
         self._actions = client.collection(f"{prefix}actions")
@@ -156,9 +155,6 @@ class FirestoreStore:
         query = self._refusals.order_by("at", direction=firestore.Query.DESCENDING).limit(limit)
         return [s.to_dict() or {} for s in query.stream()]
 
-    def outbox_add(self, entry: OutboxEntry) -> None:
-        self._change_entry(entry.key, lambda current: outbox.merged(current, entry))
-
     def outbox_get(self, key: str) -> OutboxEntry | None:
         snap = self._outbox.document(_doc_id(key)).get()
         return OutboxEntry.from_record(snap.to_dict() or {}) if snap.exists else None
@@ -171,29 +167,11 @@ class FirestoreStore:
         snaps = query.limit(outbox.PENDING_SCAN).stream()
         return outbox.in_order([OutboxEntry.from_record(s.to_dict() or {}) for s in snaps])
 
-    def outbox_claim(
-        self, key: str, lease: str, now: datetime, hold: timedelta
-    ) -> OutboxEntry | None:
-        return self._change_entry(key, lambda current: outbox.claimed(current, lease, now, hold))
-
-    def outbox_settle(
-        self, sent: OutboxEntry, state: OutboxState, now: datetime, ts: str = "", error: str = ""
-    ) -> bool:
-        done = self._change_entry(
-            sent.key, lambda current: outbox.settled(current, sent, state, now, ts, error)
-        )
-        return done is not None and done.state is state
-
-    def outbox_retry(self, sent: OutboxEntry, due_at: datetime, error: str) -> None:
-        self._change_entry(sent.key, lambda current: outbox.retried(current, sent, due_at, error))
-
     def outbox_purge(self, now: datetime) -> int:
         del now  # finished entries carry expire_at; Firestore's TTL policy deletes them
         return 0
 
-    def _change_entry(
-        self, key: str, change: Callable[[OutboxEntry | None], OutboxEntry | None]
-    ) -> OutboxEntry | None:
+    def _change_entry(self, key: str, change: Change) -> OutboxEntry | None:
         """Compare-and-set on one entry, re-read when someone wrote it first; None: nothing
         written."""
         ref = self._outbox.document(_doc_id(key))

@@ -11,6 +11,7 @@ replaces a pending older one: only the latest content is sent. Each replacement 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -149,3 +150,34 @@ def retried(
 
 def in_order(entries: list[OutboxEntry]) -> list[OutboxEntry]:
     return sorted(entries, key=lambda e: (e.created_at, e.key))
+
+
+Change = Callable[[OutboxEntry | None], OutboxEntry | None]
+
+
+class OutboxWrites:
+    """The store port's outbox writes, each one atomic read-change-write of an entry by the
+    rules above; a store provides `_change_entry`."""
+
+    def _change_entry(self, key: str, change: Change) -> OutboxEntry | None:
+        """Apply `change` to the entry atomically; returns what was written (None: nothing)."""
+        raise NotImplementedError
+
+    def outbox_add(self, entry: OutboxEntry) -> None:
+        self._change_entry(entry.key, lambda current: merged(current, entry))
+
+    def outbox_claim(
+        self, key: str, lease: str, now: datetime, hold: timedelta
+    ) -> OutboxEntry | None:
+        return self._change_entry(key, lambda current: claimed(current, lease, now, hold))
+
+    def outbox_settle(
+        self, sent: OutboxEntry, state: OutboxState, now: datetime, ts: str = "", error: str = ""
+    ) -> bool:
+        done = self._change_entry(
+            sent.key, lambda current: settled(current, sent, state, now, ts, error)
+        )
+        return done is not None and done.state is state
+
+    def outbox_retry(self, sent: OutboxEntry, due_at: datetime, error: str) -> None:
+        self._change_entry(sent.key, lambda current: retried(current, sent, due_at, error))

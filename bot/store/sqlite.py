@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.store import outbox
 from bot.store.base import Claim, Filters
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso
-from bot.store.outbox import OutboxEntry, OutboxState
+from bot.store.outbox import Change, OutboxEntry, OutboxState, OutboxWrites
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
@@ -33,7 +33,7 @@ CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, created_at);
 """
 
 
-class SqliteStore:
+class SqliteStore(OutboxWrites):
     """One connection guarded by a lock: every method is one transaction."""
 
     def __init__(self, path: str) -> None:
@@ -162,9 +162,6 @@ class SqliteStore:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def outbox_add(self, entry: OutboxEntry) -> None:
-        self._change_entry(entry.key, lambda current: outbox.merged(current, entry))
-
     def outbox_get(self, key: str) -> OutboxEntry | None:
         with self._tx() as db:
             return _read_entry(db, key)
@@ -177,22 +174,6 @@ class SqliteStore:
             ).fetchall()
         return [OutboxEntry.from_record(json.loads(row[0])) for row in rows]
 
-    def outbox_claim(
-        self, key: str, lease: str, now: datetime, hold: timedelta
-    ) -> OutboxEntry | None:
-        return self._change_entry(key, lambda current: outbox.claimed(current, lease, now, hold))
-
-    def outbox_settle(
-        self, sent: OutboxEntry, state: OutboxState, now: datetime, ts: str = "", error: str = ""
-    ) -> bool:
-        done = self._change_entry(
-            sent.key, lambda current: outbox.settled(current, sent, state, now, ts, error)
-        )
-        return done is not None and done.state is state
-
-    def outbox_retry(self, sent: OutboxEntry, due_at: datetime, error: str) -> None:
-        self._change_entry(sent.key, lambda current: outbox.retried(current, sent, due_at, error))
-
     def outbox_purge(self, now: datetime) -> int:
         with self._tx() as db:
             cursor = db.execute(
@@ -201,9 +182,7 @@ class SqliteStore:
             )
             return cursor.rowcount
 
-    def _change_entry(
-        self, key: str, change: Callable[[OutboxEntry | None], OutboxEntry | None]
-    ) -> OutboxEntry | None:
+    def _change_entry(self, key: str, change: Change) -> OutboxEntry | None:
         """Read, change and write one entry in one transaction; None: nothing written."""
         with self._tx() as db:
             changed = change(_read_entry(db, key))
