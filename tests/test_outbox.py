@@ -192,3 +192,21 @@ def test_a_message_slack_refuses_for_good_is_dropped(stack: Stack) -> None:
     assert dropped is not None
     assert (dropped.state, dropped.error) == (OutboxState.DROPPED, "channel_not_found")
     assert store.outbox_pending() == []
+
+
+def test_a_change_reported_interrupted_that_then_finishes_records_its_outcome(
+    stack: Stack,
+) -> None:
+    """The sweep takes a slow rollout for a dead worker and reports it interrupted; when the
+    rollout completes, the record and the thread say what really happened."""
+    stack.gcp.run.operation_delay = 4.0  # still rolling out when the sweep looks
+    card = plan(stack, "rollback fluxori-backend")
+    assert stack.slack.click(BOB, OPS_CHANNEL, card["ts"], "action.confirm").status == 200
+    eventually(lambda: "Moving traffic" in thread(stack, card), what="the rollout started")
+    stack.advance(seconds=maintenance.HEARTBEAT_DEADLINE.total_seconds() + 5)
+    assert maintenance.sweep(stack.bot.deps).interrupted == 1
+    stack.idle(timeout=10)
+    assert state_of(stack, card) is State.SUCCEEDED
+    text = thread(stack, card)
+    assert text.index("interrupted") < text.index("Traffic of `fluxori-backend` now")
+    assert "Done" in card_text(stack, card)
