@@ -58,7 +58,8 @@ class Outbox:
         self._send_now(self._entry(Kind.UPDATE, key, channel, blocks, text, ts=ts))
 
     def deliver_due(self) -> int:
-        """Send every due entry, in creation order per queue; returns how many were sent."""
+        """Send every due entry, in creation order per queue; returns how many were finished
+        (delivered, or dropped because Slack refused them for good)."""
         return self._deliver(queue=None)
 
     def _entry(
