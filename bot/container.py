@@ -20,7 +20,8 @@ from bot.runtime.pubsub_jobs import PubSubQueue, tasks_route
 from bot.runtime.push_auth import PushVerifier
 from bot.runtime.web import wsgi_app
 from bot.settings import Settings
-from bot.slack.messenger import Messenger, web_client
+from bot.slack.messenger import Messenger, outbox_client, web_client
+from bot.slack.outbox import Outbox
 from bot.store import ActionStore
 from bot.store.sqlite import SqliteStore
 from gcp.clients import CallSettings, Clients
@@ -78,7 +79,14 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     policy = Policy(
         rules if isinstance(rules, PolicyConfig) else None, GroupMembers(usergroup_fetcher(slack))
     )
-    deps = Deps(settings, ops_config, platform, slack, Messenger(slack), queue, store, policy)
+    outbox = Outbox(
+        store,
+        outbox_client(settings.slack_bot_token, settings.slack_api_url),
+        now=lambda: deps.now(),  # deps.now, read at each call
+    )
+    deps = Deps(
+        settings, ops_config, platform, slack, Messenger(slack), queue, store, outbox, policy
+    )
     app = build_app(deps)
     return Bot(deps, app, clients)
 

@@ -13,6 +13,7 @@ from bot.policy import Policy
 from bot.runtime.jobs import JobQueue, Runner
 from bot.settings import Settings
 from bot.slack.messenger import Messenger
+from bot.slack.outbox import Outbox
 from bot.store import ActionStore
 from bot.store.model import utcnow
 from handlers.config import OpsConfig
@@ -30,6 +31,7 @@ class Deps:
     messenger: Messenger
     queue: JobQueue
     store: ActionStore
+    outbox: Outbox  # messages about changes: recorded, then delivered whenever Slack answers
     policy: Policy = field(default_factory=Policy)
     now: Callable[[], datetime] = utcnow
     runners: dict[str, Runner] = field(default_factory=dict)

@@ -74,7 +74,7 @@ def test_restart_reports_the_killed_change_as_interrupted(
         restarted.deps.now = lambda: (
             real_now() + maintenance.HEARTBEAT_DEADLINE + timedelta(seconds=5)
         )
-        assert maintenance.sweep(restarted.deps) == (0, 1)
+        assert maintenance.sweep(restarted.deps)[:2] == (0, 1)
         [record] = restarted.deps.store.search(Filters(limit=1))
         assert record.state is State.INTERRUPTED
         thread = slack.replies(OPS_CHANNEL, record.thread_ts)

@@ -525,15 +525,18 @@ def test_alert_policies_carry_labels_the_bot_maps_to_buttons() -> None:
 
 
 def test_firestore_ttl_is_on_the_field_the_store_writes() -> None:
-    """TTL policies are on ops_seen.expire_at and ops_records.expire_at, which the Firestore
-    store sets on every de-duplication key and alert record."""
+    """TTL policies are on ops_seen, ops_records and ops_outbox's expire_at, which the
+    Firestore store sets on every de-duplication key, alert record and delivered message."""
     store = (ROOT / "bot" / "store" / "firestore.py").read_text()
     assert 'prefix: str = "ops_"' in store
     assert 'f"{prefix}seen"' in store
     assert '"expire_at": now +' in store
     assert '"expire_at": utcnow() + RECORD_TTL' in store
+    assert 'f"{prefix}outbox"' in store
+    assert '"expire_at": finished + outbox.DELIVERED_TTL' in store
     fields = resources("google_firestore_field")
-    for name, collection in (("seen_ttl", "ops_seen"), ("records_ttl", "ops_records")):
+    ttls = (("seen_ttl", "ops_seen"), ("records_ttl", "ops_records"), ("outbox_ttl", "ops_outbox"))
+    for name, collection in ttls:
         assert re.search(rf'collection\s*=\s*"{collection}"', fields[name])
         assert re.search(r'field\s*=\s*"expire_at"', fields[name])
         assert "ttl_config {}" in fields[name]

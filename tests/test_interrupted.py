@@ -33,8 +33,8 @@ def test_stale_running_change_is_reported_interrupted(stack: Stack) -> None:
         {"started_at": started, "heartbeat_at": started},
     )
 
-    assert maintenance.sweep(deps) == (0, 1)
-    assert maintenance.sweep(deps) == (0, 0)
+    assert maintenance.sweep(deps)[:2] == (0, 1)
+    assert maintenance.sweep(deps)[:2] == (0, 0)
     record = store.get(action_id)
     assert record is not None
     assert record.state is State.INTERRUPTED
@@ -53,7 +53,7 @@ def test_expired_plans_are_swept(stack: Stack) -> None:
     deps = stack.bot.deps
     real_now = deps.now
     deps.now = lambda: real_now() + timedelta(minutes=20)
-    assert maintenance.sweep(deps) == (1, 0)
+    assert maintenance.sweep(deps)[:2] == (1, 0)
     updated = stack.slack.message("C_OPS", card["ts"])
     assert updated is not None
     assert "action.confirm" not in text_of(updated)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from bot.changes import maintenance
 from bot.store import State
 from tests.support.slack import (
     BOB,
@@ -64,18 +65,24 @@ def test_deadline_on_the_update_is_not_blindly_repeated(stack: Stack) -> None:
 
 
 def test_slack_rate_limit_does_not_lose_the_outcome(stack: Stack) -> None:
-    """429 with Retry-After on the result post: retried, and the result reaches the thread."""
+    """429 with Retry-After on a thread post: the outcome is recorded at once, and the sweep
+    after Retry-After delivers the thread's posts in their order."""
     card = plan(stack, "rollback fluxori-backend")
     stack.slack.fail_next("chat.postMessage", status=429, retry_after=1, times=1)
     click(stack, card, "action.confirm", BOB)
     record = stack.bot.deps.store.get(action_id_of(card))
     assert record is not None
     assert record.state is State.SUCCEEDED
-    assert "Traffic of `fluxori-backend` now" in thread(stack, card)
+    assert "Traffic of `fluxori-backend` now" not in thread(stack, card)
+    stack.advance(seconds=5)
+    assert maintenance.sweep(stack.bot.deps).delivered == 2
+    text = thread(stack, card)
+    assert text.index("Moving traffic") < text.index("Traffic of `fluxori-backend` now")
 
 
 def test_slack_500s_are_retried_within_limits(stack: Stack) -> None:
-    """Two 500s on chat.update: the card still ends showing the outcome."""
+    """Two 500s on chat.update (the approved card, retried once): the final update supersedes
+    it and the card shows the outcome."""
     card = plan(stack, "rollback fluxori-backend")
     stack.slack.fail_next("chat.update", status=500, times=2)
     click(stack, card, "action.confirm", BOB)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.store import Action, ActionStore, Event, Filters, State
+from bot.store.outbox import DELIVERED_TTL, Kind, OutboxEntry, OutboxState, update_key
 from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -209,3 +211,156 @@ def test_firestore_alert_records_carry_their_expiry(request: pytest.FixtureReque
     (raw,) = [doc.to_dict() or {} for doc in client.collection(f"{prefix}records").stream()]
     assert before + RECORD_TTL <= raw["expire_at"] <= datetime.now(UTC) + RECORD_TTL
     assert store.get_record("alert", "0.abc/1") == {"ts": "1.2"}
+
+
+def entry(key: str, at: int = 0, **overrides: object) -> OutboxEntry:
+    fields: dict[str, object] = {
+        "key": key,
+        "kind": Kind.POST,
+        "channel": "C_OPS",
+        "text": f"{key} text",
+        "created_at": NOW + timedelta(seconds=at),
+        "due_at": NOW + timedelta(seconds=at),
+        "blocks": [{"type": "actions", "elements": [{"type": "button", "value": key}]}],
+        "thread_ts": "1.0",
+    }
+    fields.update(overrides)
+    return OutboxEntry(**fields)  # type: ignore[arg-type]
+
+
+def an_update(text: str, at: int = 0) -> OutboxEntry:
+    key = update_key("C_OPS", "5.5")
+    return entry(key, at, kind=Kind.UPDATE, ts="5.5", thread_ts="", text=text)
+
+
+def test_outbox_entries_round_trip_oldest_first(store: ActionStore) -> None:
+    """Entries come back as written, pending ones oldest first; a post's key is added once."""
+    second, first = entry("post:b", at=2), entry("post:a", at=1)
+    store.outbox_add(second)
+    store.outbox_add(first)
+    store.outbox_add(replace(first, text="a repeated add"))
+    assert store.outbox_get("post:a") == first
+    assert store.outbox_get("missing") is None
+    assert store.outbox_pending() == [first, second]
+
+
+def test_outbox_update_replaces_pending_content(store: ActionStore) -> None:
+    """Successive updates of one message collapse into the latest, one revision each."""
+    store.outbox_add(an_update("approved"))
+    store.outbox_add(an_update("done", at=1))
+    (pending,) = store.outbox_pending()
+    assert (pending.text, pending.revision) == ("done", 1)
+
+
+def test_outbox_claim_is_exclusive_until_the_lease_ends(store: ActionStore) -> None:
+    """Of many concurrent senders one gets the lease; another may take it once it expired."""
+    store.outbox_add(entry("post:a"))
+    hold = timedelta(seconds=30)
+    with ThreadPoolExecutor(8) as pool:
+        claims = list(
+            pool.map(lambda i: store.outbox_claim("post:a", f"L{i}", NOW, hold), range(16))
+        )
+    assert len([c for c in claims if c is not None]) == 1
+    assert store.outbox_claim("post:a", "late", NOW + timedelta(seconds=29), hold) is None
+    assert store.outbox_claim("post:a", "late", NOW + timedelta(seconds=31), hold) is not None
+    assert store.outbox_claim("missing", "late", NOW, hold) is None
+
+
+def test_outbox_delivered_keeps_the_ts(store: ActionStore) -> None:
+    """A delivered post leaves the pending list, keeps Slack's ts and cannot be claimed."""
+    store.outbox_add(entry("post:a"))
+    sent = store.outbox_claim("post:a", "L1", NOW, timedelta(seconds=30))
+    assert sent is not None
+    assert store.outbox_settle(sent, OutboxState.DELIVERED, NOW, ts="7.7")
+    done = store.outbox_get("post:a")
+    assert done is not None
+    assert (done.state, done.ts, done.finished_at) == (OutboxState.DELIVERED, "7.7", NOW)
+    assert store.outbox_pending() == []
+    assert store.outbox_claim("post:a", "L2", NOW, timedelta(seconds=30)) is None
+
+
+def test_outbox_update_replaced_while_sent_stays_pending(store: ActionStore) -> None:
+    """An update replaced while it was being sent is not marked delivered: the newer content
+    is still to send, and a later update re-opens a delivered one."""
+    store.outbox_add(an_update("approved"))
+    sent = store.outbox_claim(an_update("").key, "L1", NOW, timedelta(seconds=30))
+    assert sent is not None
+    store.outbox_add(an_update("done", at=1))
+    assert not store.outbox_settle(sent, OutboxState.DELIVERED, NOW)
+    resent = store.outbox_claim(sent.key, "L2", NOW, timedelta(seconds=30))
+    assert resent is not None
+    assert resent.text == "done"
+    assert store.outbox_settle(resent, OutboxState.DELIVERED, NOW)
+    store.outbox_add(an_update("undone", at=2))
+    assert [e.text for e in store.outbox_pending()] == ["undone"]
+
+
+def test_outbox_retry_sets_the_next_attempt(store: ActionStore) -> None:
+    """A transient failure releases the lease, counts the attempt and sets when it is due;
+    a sender whose lease was taken over changes nothing."""
+    store.outbox_add(entry("post:a"))
+    hold = timedelta(seconds=30)
+    sent = store.outbox_claim("post:a", "L1", NOW, hold)
+    assert sent is not None
+    store.outbox_retry(sent, NOW + timedelta(seconds=4), "internal_error")
+    (pending,) = store.outbox_pending()
+    assert (pending.attempts, pending.due_at, pending.error) == (
+        1,
+        NOW + timedelta(seconds=4),
+        "internal_error",
+    )
+    slow = store.outbox_claim("post:a", "L2", NOW, hold)
+    fast = store.outbox_claim("post:a", "L3", NOW + timedelta(minutes=1), hold)
+    assert slow is not None
+    assert fast is not None
+    assert not store.outbox_settle(slow, OutboxState.DELIVERED, NOW, ts="1.1")
+    store.outbox_retry(slow, NOW, "late")
+    assert store.outbox_settle(fast, OutboxState.DROPPED, NOW, error="channel_not_found")
+    done = store.outbox_get("post:a")
+    assert done is not None
+    assert (done.state, done.error, done.attempts) == (OutboxState.DROPPED, "channel_not_found", 1)
+
+
+def test_approved_before_lists_plans_that_never_started(store: ActionStore) -> None:
+    """Approved actions approved before a time are found; running or recent ones are not."""
+    stalled = make(1, state=State.APPROVED, approved_at=NOW - timedelta(minutes=3))
+    recent = make(2, state=State.APPROVED, approved_at=NOW)
+    running = make(3, state=State.RUNNING, approved_at=NOW - timedelta(minutes=3))
+    for action in (stalled, recent, running):
+        store.create(action)
+    assert [a.id for a in store.approved_before(NOW - timedelta(minutes=1))] == [stalled.id]
+
+
+def test_sqlite_purges_delivered_entries_after_a_day(tmp_path: Path) -> None:
+    """Finished entries are deleted a day after delivery; pending ones are kept."""
+    sqlite = SqliteStore(str(tmp_path / "actions.sqlite"))
+    sqlite.outbox_add(entry("post:a"))
+    sqlite.outbox_add(entry("post:b"))
+    sent = sqlite.outbox_claim("post:a", "L1", NOW, timedelta(seconds=30))
+    assert sent is not None
+    sqlite.outbox_settle(sent, OutboxState.DELIVERED, NOW, ts="1.1")
+    assert sqlite.outbox_purge(NOW + timedelta(hours=23)) == 0
+    assert sqlite.outbox_purge(NOW + DELIVERED_TTL + timedelta(seconds=1)) == 1
+    assert sqlite.outbox_get("post:a") is None
+    assert sqlite.outbox_get("post:b") is not None
+    sqlite.close()
+
+
+@pytest.mark.emulators
+def test_firestore_delivered_entries_carry_their_expiry(request: pytest.FixtureRequest) -> None:
+    """Firestore deletes a delivered entry a day after delivery (TTL on expire_at); a pending
+    one has no expiry."""
+    from bot.store.firestore import FirestoreStore
+    from tests.support.emulators import firestore_client
+
+    client = firestore_client(request.getfixturevalue("firestore_emulator"))
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    store = FirestoreStore(client, prefix=prefix)
+    store.outbox_add(entry("post:a"))
+    store.outbox_add(entry("post:b"))
+    sent = store.outbox_claim("post:a", "L1", NOW, timedelta(seconds=30))
+    assert sent is not None
+    store.outbox_settle(sent, OutboxState.DELIVERED, NOW, ts="1.1")
+    raw = {d.id: d.to_dict() or {} for d in client.collection(f"{prefix}outbox").stream()}
+    assert raw["post:a"]["expire_at"] == NOW + DELIVERED_TTL
+    assert raw["post:b"]["expire_at"] is None

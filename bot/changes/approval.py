@@ -144,7 +144,7 @@ def run(action: Action, deps: Deps) -> None:
 
 
 def show_card(action: Action, deps: Deps) -> None:
-    deps.messenger.update(action.channel, action.card_ts, cards.card(action), action.summary)
+    deps.outbox.update(action.channel, action.card_ts, cards.card(action), action.summary)
 
 
 def expire_if_due(action: Action, deps: Deps) -> bool:

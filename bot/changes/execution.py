@@ -41,16 +41,16 @@ def run_approved(action: Action, deps: Deps) -> Action:
     final = (
         deps.store.transition(
             running.id,
-            (State.RUNNING,),
+            (State.RUNNING, State.INTERRUPTED),  # what Google did wins over a stale heartbeat
             state,
             Event(deps.now(), state.value, "", result.summary),
             {"finished_at": deps.now(), "outcome": result.summary, "applied": not result.stale},
         ).action
         or running
     )
-    _report(final, result, deps)
     if result.ok and result.watch:
         verify.schedule(final, deps.now(), deps)
+    _report(final, result, deps)  # last, and through the outbox: Slack cannot undo the above
     log.info("change_finished", action_id=final.id, verb=final.verb, state=final.state.value)
     return final
 
@@ -97,7 +97,7 @@ def _stale(action: Action, params: dict[str, Any], deps: Deps) -> Result:
 
 
 def _report(action: Action, result: Result, deps: Deps) -> None:
-    deps.messenger.update(action.channel, action.card_ts, cards.card(action), action.summary)
+    deps.outbox.update(action.channel, action.card_ts, cards.card(action), action.summary)
     blocks = cards.result_blocks(action, result)
     if (
         not result.ok
@@ -105,15 +105,23 @@ def _report(action: Action, result: Result, deps: Deps) -> None:
         and "modified after" in result.summary
     ):
         blocks += cards.replan_blocks(action, "The service changed since the preview.")
-    deps.messenger.post(action.channel, blocks, result.summary, thread_ts=action.thread_ts)
+    deps.outbox.post(
+        action.channel,
+        blocks,
+        result.summary,
+        thread_ts=action.thread_ts,
+        key=f"result:{action.id}",
+    )
 
 
 class _Progress:
-    """Posts progress at most every few seconds and keeps the heartbeat fresh."""
+    """Posts progress at most every few seconds and keeps the heartbeat fresh. Never raises:
+    a handler must not fail because Slack or a heartbeat write did."""
 
     def __init__(self, action: Action, deps: Deps) -> None:
         self.action, self.deps = action, deps
         self._last = 0.0
+        self._posted = 0
         self._lock = threading.Lock()
 
     def __call__(self, message: str) -> None:
@@ -121,10 +129,16 @@ class _Progress:
             if time.monotonic() - self._last < PROGRESS_EVERY:
                 return
             self._last = time.monotonic()
-        self.deps.store.update(self.action.id, {"heartbeat_at": self.deps.now()})
-        self.deps.messenger.post(
-            self.action.channel,
-            [cards.progress_block(message)],
-            message,
-            thread_ts=self.action.thread_ts,
-        )
+            self._posted += 1
+            key = f"progress:{self.action.id}:{self._posted}"
+        try:
+            self.deps.store.update(self.action.id, {"heartbeat_at": self.deps.now()})
+            self.deps.outbox.post(
+                self.action.channel,
+                [cards.progress_block(message)],
+                message,
+                thread_ts=self.action.thread_ts,
+                key=key,
+            )
+        except Exception:
+            log.exception("progress_not_reported", action_id=self.action.id)

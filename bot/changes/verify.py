@@ -66,6 +66,6 @@ def run(job: Job, deps: Deps) -> None:
             bk.section(f":grey_question: Could not read metrics to check the rollback: {err.what}.")
         ]
         outcome = "unknown"
-    deps.messenger.post(action.channel, blocks, thread_ts=action.thread_ts)
+    deps.outbox.post(action.channel, blocks, thread_ts=action.thread_ts, key=f"verify:{action.id}")
     deps.store.update(action.id, {}, Event(deps.now(), "verified", "", outcome))
     log.info("rollback_verified", action_id=action.id, outcome=outcome)

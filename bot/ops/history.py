@@ -25,6 +25,7 @@ OUTCOME_ICONS = {
     State.RUNNING: ":gear:",
     State.INTERRUPTED: ":warning:",
     State.REFUSED: ":no_entry:",
+    State.NOT_STARTED: ":double_vertical_bar:",
 }
 
 

@@ -25,6 +25,9 @@ STATE_LINES = {
     State.EXPIRED: ":alarm_clock: Expired unconfirmed; plan again if still needed",
     State.INTERRUPTED: ":warning: Interrupted: the worker stopped mid-change; see the thread",
     State.REFUSED: ":no_entry: Refused",
+    State.NOT_STARTED: (
+        ":double_vertical_bar: Approved by <@{approved_by}> but never started; nothing was changed"
+    ),
 }
 
 

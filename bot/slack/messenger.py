@@ -18,6 +18,8 @@ from handlers.blocks import Block, plain_fallback
 
 log = logs.get(__name__)
 
+OUTBOX_TIMEOUT_SECONDS = 3
+
 CHANNEL_FIXES = {
     "not_in_channel": "Invite me to the channel: `/invite @Fluxori Ops`.",
     "channel_not_found": "I cannot see this channel; invite me with `/invite @Fluxori Ops`.",
@@ -47,6 +49,20 @@ def web_client(token: str, api_url: str = "") -> WebClient:
     client = WebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=10)
     client.retry_handlers.extend(retry_handlers())
     return client
+
+
+def outbox_client(token: str, api_url: str = "") -> WebClient:
+    """A short attempt: one quick retry of a 5xx or a lost connection, no waiting out a 429
+    (the outbox keeps the message and honours Retry-After itself)."""
+    return WebClient(
+        token=token,
+        base_url=api_url or WebClient.BASE_URL,
+        timeout=OUTBOX_TIMEOUT_SECONDS,
+        retry_handlers=[
+            ServerErrorRetryHandler(max_retry_count=1),
+            ConnectionErrorRetryHandler(max_retry_count=1),
+        ],
+    )
 
 
 class Messenger:

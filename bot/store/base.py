@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.store.model import Action, Event, State
+from bot.store.outbox import OutboxEntry, OutboxState
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class ActionStore(Protocol):
 
     def stale_running(self, heartbeat_before: datetime) -> list[Action]: ...
 
+    def approved_before(self, when: datetime) -> list[Action]:
+        """Approved (never started) actions approved before `when`."""
+        ...
+
     def first_seen(self, key: str, now: datetime) -> bool:
         """True exactly once per key, however concurrent the callers (de-duplication)."""
         ...
@@ -81,6 +86,39 @@ class ActionStore(Protocol):
 
     def refusals(self, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first."""
+        ...
+
+    def outbox_add(self, entry: OutboxEntry) -> None:
+        """Record a Slack message to send (see bot.store.outbox.merged): a post once per key;
+        an update replaces the pending content of its message."""
+        ...
+
+    def outbox_get(self, key: str) -> OutboxEntry | None: ...
+
+    def outbox_pending(self) -> list[OutboxEntry]:
+        """Pending entries, due or not, oldest first."""
+        ...
+
+    def outbox_claim(
+        self, key: str, lease: str, now: datetime, hold: timedelta
+    ) -> OutboxEntry | None:
+        """Lease a pending entry for sending (compare-and-set): None when it is not pending
+        or another sender holds an unexpired lease."""
+        ...
+
+    def outbox_settle(
+        self, sent: OutboxEntry, state: OutboxState, now: datetime, ts: str = "", error: str = ""
+    ) -> bool:
+        """Mark a claimed entry delivered (keeping a post's ts) or dropped. False when it was
+        replaced while it was sent (it stays pending) or the lease was lost."""
+        ...
+
+    def outbox_retry(self, sent: OutboxEntry, due_at: datetime, error: str) -> None:
+        """Release a claimed entry after a transient failure, due again at `due_at`."""
+        ...
+
+    def outbox_purge(self, now: datetime) -> int:
+        """Delete finished entries older than DELIVERED_TTL (Firestore's TTL does it: 0)."""
         ...
 
     def close(self) -> None: ...

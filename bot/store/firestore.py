@@ -16,9 +16,11 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from bot.store import outbox
 from bot.store.base import Claim, Filters
 from bot.store.filtering import matches
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso, utcnow
+from bot.store.outbox import Change, OutboxEntry, OutboxState, OutboxWrites
 
 SCAN = 1000
 MAX_ATTEMPTS = 25  # a lost compare-and-set re-reads; a loser then sees the new state
@@ -26,7 +28,7 @@ SEEN_TTL = timedelta(days=7)
 RECORD_TTL = timedelta(days=90)  # an alert's card: an incident closing later gets a new one
 
 
-class FirestoreStore:
+class FirestoreStore(OutboxWrites):
     def __init__(self, client: firestore.Client, prefix: str = "ops_") -> None:
         self._db = client
         self._actions = client.collection(f"{prefix}actions")
@@ -34,6 +36,7 @@ class FirestoreStore:
         self._seen = client.collection(f"{prefix}seen")
         self._refusals = client.collection(f"{prefix}refusals")
         self._records = client.collection(f"{prefix}records")
+        self._outbox = client.collection(f"{prefix}outbox")
 
     def create(self, action: Action) -> None:
         self._actions.document(action.id).create(action.to_record())
@@ -115,6 +118,13 @@ class FirestoreStore:
         actions = [_action(s) for s in query.stream()]
         return [a for a in actions if a.heartbeat_at is None or a.heartbeat_at < heartbeat_before]
 
+    def approved_before(self, when: datetime) -> list[Action]:
+        query = self._actions.where(
+            filter=firestore.FieldFilter("state", "==", State.APPROVED.value)
+        )
+        actions = [_action(s) for s in query.stream()]
+        return [a for a in actions if (a.approved_at or a.created_at) < when]
+
     def first_seen(self, key: str, now: datetime) -> bool:
         try:
             record = {"key": key, "at": iso(now), "expire_at": now + SEEN_TTL}  # Firestore TTL
@@ -145,8 +155,50 @@ class FirestoreStore:
         query = self._refusals.order_by("at", direction=firestore.Query.DESCENDING).limit(limit)
         return [s.to_dict() or {} for s in query.stream()]
 
+    def outbox_get(self, key: str) -> OutboxEntry | None:
+        snap = self._outbox.document(_doc_id(key)).get()
+        return OutboxEntry.from_record(snap.to_dict() or {}) if snap.exists else None
+
+    def outbox_pending(self) -> list[OutboxEntry]:
+        """Sorted here: ordering the query by created_at would need a composite index."""
+        query = self._outbox.where(
+            filter=firestore.FieldFilter("state", "==", OutboxState.PENDING.value)
+        )
+        snaps = query.limit(outbox.PENDING_SCAN).stream()
+        return outbox.in_order([OutboxEntry.from_record(s.to_dict() or {}) for s in snaps])
+
+    def outbox_purge(self, now: datetime) -> int:
+        del now  # finished entries carry expire_at; Firestore's TTL policy deletes them
+        return 0
+
+    def _change_entry(self, key: str, change: Change) -> OutboxEntry | None:
+        """Compare-and-set on one entry, re-read when someone wrote it first; None: nothing
+        written."""
+        ref = self._outbox.document(_doc_id(key))
+        for _ in range(MAX_ATTEMPTS):
+            snap = ref.get()
+            current = OutboxEntry.from_record(snap.to_dict() or {}) if snap.exists else None
+            changed = change(current)
+            if changed is None:
+                return None
+            batch = self._db.batch()
+            if snap.exists:
+                option = self._db.write_option(last_update_time=snap.update_time)
+                batch.update(ref, _entry_record(changed), option=option)
+            else:
+                batch.create(ref, _entry_record(changed))  # fails if another created it
+            if _committed(batch):
+                return changed
+        return None
+
     def close(self) -> None:
         self._db.close()  # type: ignore[no-untyped-call]
+
+
+def _entry_record(entry: OutboxEntry) -> dict[str, Any]:
+    """With expire_at for Firestore's TTL once finished (null, never expiring, while pending)."""
+    finished = entry.finished_at
+    return {**entry.to_record(), "expire_at": finished + outbox.DELIVERED_TTL if finished else None}
 
 
 def _doc_id(key: str) -> str:

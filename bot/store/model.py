@@ -1,5 +1,5 @@
 """An action record and its states: pending -> approved -> running -> succeeded | failed;
-pending -> cancelled | expired."""
+pending -> cancelled | expired; approved -> not-started (released by the sweep)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class State(StrEnum):
     EXPIRED = "expired"
     INTERRUPTED = "interrupted"
     REFUSED = "refused"
+    NOT_STARTED = "not-started"  # approved, but no worker ever started it: nothing changed
 
 
 TERMINAL = frozenset(
@@ -30,6 +31,7 @@ TERMINAL = frozenset(
         State.EXPIRED,
         State.INTERRUPTED,
         State.REFUSED,
+        State.NOT_STARTED,
     }
 )
 ACTIVE = frozenset({State.APPROVED, State.RUNNING})
@@ -111,9 +113,9 @@ class Action:
         data = dict(data)
         data["state"] = State(data["state"])
         for key in _TIMES:
-            data[key] = _parse(data.get(key))
+            data[key] = parse_time(data.get(key))
         data["events"] = tuple(
-            Event(_parse(e["at"]) or utcnow(), e["kind"], e.get("by", ""), e.get("detail", ""))
+            Event(parse_time(e["at"]) or utcnow(), e["kind"], e.get("by", ""), e.get("detail", ""))
             for e in data.get("events", ())
         )
         return cls(**data)
@@ -134,5 +136,5 @@ def _iso(when: datetime | None) -> str | None:
     return iso(when) if when else None
 
 
-def _parse(text: str | None) -> datetime | None:
+def parse_time(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if text else None

@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from bot.store import outbox
 from bot.store.base import Claim, Filters
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso
+from bot.store.outbox import Change, OutboxEntry, OutboxState, OutboxWrites
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
@@ -25,10 +27,13 @@ CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, data 
   PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS refusals (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
   data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, state TEXT NOT NULL,
+  created_at TEXT NOT NULL, finished_at TEXT, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, created_at);
 """
 
 
-class SqliteStore:
+class SqliteStore(OutboxWrites):
     """One connection guarded by a lock: every method is one transaction."""
 
     def __init__(self, path: str) -> None:
@@ -112,6 +117,14 @@ class SqliteStore:
             ).fetchall()
         return [Action.from_record(json.loads(row[0])) for row in rows]
 
+    def approved_before(self, when: datetime) -> list[Action]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT data FROM actions WHERE state = ?", (State.APPROVED.value,)
+            ).fetchall()
+        actions = [Action.from_record(json.loads(row[0])) for row in rows]
+        return [a for a in actions if (a.approved_at or a.created_at) < when]
+
     def first_seen(self, key: str, now: datetime) -> bool:
         with self._tx() as db:
             cursor = db.execute(
@@ -149,9 +162,53 @@ class SqliteStore:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    def outbox_get(self, key: str) -> OutboxEntry | None:
+        with self._tx() as db:
+            return _read_entry(db, key)
+
+    def outbox_pending(self) -> list[OutboxEntry]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT data FROM outbox WHERE state = ? ORDER BY created_at, key LIMIT ?",
+                (OutboxState.PENDING.value, outbox.PENDING_SCAN),
+            ).fetchall()
+        return [OutboxEntry.from_record(json.loads(row[0])) for row in rows]
+
+    def outbox_purge(self, now: datetime) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM outbox WHERE state != ? AND finished_at < ?",
+                (OutboxState.PENDING.value, iso(now - outbox.DELIVERED_TTL)),
+            )
+            return cursor.rowcount
+
+    def _change_entry(self, key: str, change: Change) -> OutboxEntry | None:
+        """Read, change and write one entry in one transaction; None: nothing written."""
+        with self._tx() as db:
+            changed = change(_read_entry(db, key))
+            if changed is not None:
+                record = changed.to_record()
+                db.execute(
+                    "REPLACE INTO outbox (key, state, created_at, finished_at, data)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        record["state"],
+                        record["created_at"],
+                        record["finished_at"],
+                        json.dumps(record),
+                    ),
+                )
+            return changed
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _read_entry(db: sqlite3.Connection, key: str) -> OutboxEntry | None:
+    row = db.execute("SELECT data FROM outbox WHERE key = ?", (key,)).fetchone()
+    return OutboxEntry.from_record(json.loads(row[0])) if row else None
 
 
 def _read(db: sqlite3.Connection, action_id: str) -> Action | None:

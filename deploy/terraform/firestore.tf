@@ -1,5 +1,5 @@
 # The action store: the bot's project's (default) Firestore database, native mode. The bot's
-# collections are ops_actions, ops_locks, ops_seen, ops_records and ops_refusals
+# collections are ops_actions, ops_locks, ops_seen, ops_records, ops_refusals and ops_outbox
 # (bot/store/firestore.py).
 
 resource "google_firestore_database" "default" {
@@ -32,6 +32,16 @@ resource "google_firestore_field" "records_ttl" {
 resource "google_firestore_field" "seen_ttl" {
   database   = google_firestore_database.default.name
   collection = "ops_seen"
+  field      = "expire_at"
+  ttl_config {}
+  index_config {}
+}
+
+# Slack messages about changes wait in ops_outbox until Slack answers; once delivered they
+# carry expire_at = delivery + 1 day (pending ones carry null, which never expires).
+resource "google_firestore_field" "outbox_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "ops_outbox"
   field      = "expire_at"
   ttl_config {}
   index_config {}

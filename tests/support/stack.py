@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +71,11 @@ class Stack:
         queue = self.bot.deps.queue
         assert isinstance(queue, InlineQueue)
         assert queue.drain(timeout), "jobs still running"
+
+    def advance(self, seconds: float) -> None:
+        """Move the bot's clock forward (deadlines, backoffs) instead of waiting."""
+        earlier = self.bot.deps.now
+        self.bot.deps.now = lambda: earlier() + timedelta(seconds=seconds)
 
     def stop(self) -> None:
         self.server.stop()
