@@ -13,7 +13,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gcp.log_queries import PRESETS
-from handlers import disable_version, revisions, rollback, rotate, scale, slo, status
+from handlers import (
+    disable_version,
+    revisions,
+    roll_forward,
+    rollback,
+    rotate,
+    scale,
+    slo,
+    status,
+)
 from handlers import logs as log_verbs
 from handlers.actions import ChangeSteps
 from handlers.blocks import Block
@@ -125,6 +134,20 @@ ACTIONS: dict[str, RunbookAction] = _register(
         ),
         change=rollback.STEPS,
         params=lambda cmd: {"to": cmd.to_revision},
+    ),
+    RunbookAction(
+        "roll-forward",
+        Verb(
+            "roll-forward",
+            "roll-forward SERVICE [--to REVISION] [--canary N]",
+            "Plan the way back after a rollback: traffic to the latest (or a named) revision;"
+            " `--canary 10` moves 10% first, checks 5xx rate and latency, then offers the rest.",
+            "/ops roll-forward fluxori-backend --canary 10",
+            positionals=("service",),
+            flags=("env", "to", "canary", "override"),
+        ),
+        change=roll_forward.STEPS,
+        params=lambda cmd: {"to": cmd.to_revision, "canary": cmd.canary},
     ),
     RunbookAction(
         "scale",

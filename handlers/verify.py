@@ -1,4 +1,4 @@
-"""Did the rollback help? 5xx rate and latency before and after, with a warning if not."""
+"""Did the change help, or at least not hurt? 5xx rate and latency before and after."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from handlers import blocks as bk
 
 BETTER_BY = 0.5  # a metric improved when it at least halved
 HEALTHY_ERROR_RATE = 0.01
+WORSE_BY = 1.2  # a metric is worse when it rose by more than a fifth
 
 
 def improved(before: RequestStats, after: RequestStats) -> bool:
@@ -19,15 +20,48 @@ def improved(before: RequestStats, after: RequestStats) -> bool:
     return errors_better or latency_better
 
 
+def no_worse(before: RequestStats, after: RequestStats) -> bool:
+    """A roll forward holds when neither the 5xx rate nor p95 latency rose by a fifth."""
+    errors_ok = after.error_rate <= max(before.error_rate * WORSE_BY, HEALTHY_ERROR_RATE)
+    latency_ok = (
+        before.latency_p95_ms is None
+        or after.latency_p95_ms is None
+        or after.latency_p95_ms <= before.latency_p95_ms * WORSE_BY
+    )
+    return errors_ok and latency_ok
+
+
 def render(service: str, before: RequestStats, after: RequestStats, window: str) -> list[bk.Block]:
-    if not after.total_requests:
-        idle = f":grey_question: `{service}` served no requests in the {window} after the rollback."
-        return [bk.section(idle)]
+    """The rollback check: did it help?"""
     verdict = (
         ":chart_with_downwards_trend: The rollback helped."
         if improved(before, after)
         else ":warning: *Nothing improved* after the rollback: check `/ops errors`."
     )
+    return _compared(service, verdict, before, after, window)
+
+
+def render_forward(
+    service: str, before: RequestStats, after: RequestStats, window: str, canary: bool
+) -> list[bk.Block]:
+    """The roll-forward check: is it no worse? For a canary, whether to go on."""
+    if no_worse(before, after):
+        verdict = (
+            ":white_check_mark: The canary is no worse: continue when ready."
+            if canary
+            else ":white_check_mark: No worse after the roll forward."
+        )
+    else:
+        verdict = ":warning: *Worse after the roll forward*: Undo puts traffic back."
+    return _compared(service, verdict, before, after, window)
+
+
+def _compared(
+    service: str, verdict: str, before: RequestStats, after: RequestStats, window: str
+) -> list[bk.Block]:
+    if not after.total_requests:
+        idle = f":grey_question: `{service}` served no requests in the {window} after the change."
+        return [bk.section(idle)]
     return [
         bk.section(
             f"{verdict}\n*{window} before → {window} after*\n"

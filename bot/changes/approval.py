@@ -247,6 +247,9 @@ BUTTONS: dict[str, Clicked] = {
     cards.UNDO: _again(
         "rollback", lambda a: {"split": a.plan.get("params", {}).get("previous_split")}, "undo"
     ),
+    cards.CONTINUE: _again(
+        "roll-forward", lambda a: {"to": a.plan.get("params", {}).get("to", "")}, "continue"
+    ),
     cards.DISABLE_OLD: _again(
         "disable-secret-version",
         lambda a: {"version": a.plan.get("params", {}).get("previous_version", "")},

@@ -1,4 +1,5 @@
-"""After a rollback: watch the 5xx rate and latency for a while, then report before → after."""
+"""After a rollback or a roll forward: watch the 5xx rate and latency for a while, then
+report before → after (for a canary, with the next step)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import datetime, timedelta
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.jobs import Job, NotYet
+from bot.slack import cards
 from bot.store import Action, Event
 from bot.store.model import iso
 from gcp.errors import GcpError
+from gcp.models import RequestStats
 from handlers import blocks as bk
 from handlers import verify
 from handlers.timefmt import window as window_text
@@ -57,15 +60,31 @@ def run(job: Job, deps: Deps) -> None:
         return
     ref = deps.config.service_ref(action.env, action.target)
     try:
-        before = deps.platform.monitoring.request_stats(ref, window, end=changed)
+        # Before: up to the moment the change started; after: from when it was done.
+        before = deps.platform.monitoring.request_stats(ref, window, end=action.started_at)
         after = deps.platform.monitoring.request_stats(ref, window, end=changed + window)
-        blocks = verify.render(action.target, before, after, window_text(window))
-        outcome = "improved" if verify.improved(before, after) else "not improved"
+        blocks, outcome = _verdict(action, before, after, window_text(window))
     except GcpError as err:
         blocks = [
-            bk.section(f":grey_question: Could not read metrics to check the rollback: {err.what}.")
+            bk.section(f":grey_question: Could not read metrics to check the change: {err.what}.")
         ]
         outcome = "unknown"
     deps.outbox.post(action.channel, blocks, thread_ts=action.thread_ts, key=f"verify:{action.id}")
     deps.store.update(action.id, {}, Event(deps.now(), "verified", "", outcome))
     log.info("rollback_verified", action_id=action.id, outcome=outcome)
+
+
+def _verdict(
+    action: Action, before: RequestStats, after: RequestStats, window: str
+) -> tuple[list[bk.Block], str]:
+    if action.verb == "rollback":
+        blocks = verify.render(action.target, before, after, window)
+        return blocks, "improved" if verify.improved(before, after) else "not improved"
+    canary = action.plan.get("params", {}).get("canary") is not None
+    blocks = verify.render_forward(action.target, before, after, window, canary)
+    healthy = verify.no_worse(before, after)
+    buttons = [bk.button("Undo", cards.UNDO, action.id)]
+    if canary and healthy:
+        buttons.insert(0, bk.button("Continue to 100%", cards.CONTINUE, action.id, style="primary"))
+    blocks.append(bk.actions(f"check:{action.id}", *buttons))
+    return blocks, "no worse" if healthy else "worse"

@@ -81,6 +81,8 @@ class InlineQueue:
             self.submit(job)
         except QueueFull:
             log.warning("delayed_job_dropped_queue_full", kind=job.kind)
+        except RuntimeError:  # the pool shut down while the timer waited (process stopping)
+            log.info("delayed_job_dropped_shutting_down", kind=job.kind)
 
     def _run(self, job: Job) -> None:
         try:

@@ -14,6 +14,7 @@ CANCEL = "action.cancel"
 REPLAN = "action.replan"
 UNDO = "action.undo"
 DISABLE_OLD = "action.disable_old_version"
+CONTINUE = "action.continue"  # a canary roll forward's next step: the rest of the traffic
 
 STATE_LINES = {
     State.PENDING: ":hourglass_flowing_sand: Waiting for confirmation",
