@@ -235,6 +235,10 @@ def test_terraform_environment_passes_the_bots_start_up_checks() -> None:
         {
             **literals,
             "BOT_JOBS_TOPIC": "projects/fluxori-ops-prod/topics/fluxori-ops-jobs",
+            "PUSH_AUDIENCE": "fluxori-ops-bot-prod",
+            "PUSH_SERVICE_ACCOUNT": "fluxori-ops-push@fluxori-ops-prod.iam.gserviceaccount.com",
+            "TASKS_PUSH_AUDIENCE": "fluxori-ops-bot-prod-tasks",
+            "TASKS_PUSH_SERVICE_ACCOUNT": "fluxori-ops-tasks-push@p.iam.gserviceaccount.com",
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": "test",
             "BOT_CONFIG": "",
@@ -308,8 +312,10 @@ def test_push_subscriptions_point_at_the_served_routes_with_oidc() -> None:
     assert paths == {"alerts": "/pubsub/alerts", "jobs": "/tasks"}
     assert set(paths.values()) <= served
     assert re.search(r"jobs\s*=\s*\{[^}]*ack = 600\b", pushes)
+    assert re.search(r"alerts\s*=\s*\{[^}]*google_service_account\.push\.email", pushes)
+    assert re.search(r"jobs\s*=\s*\{[^}]*google_service_account\.tasks_push\.email", pushes)
     subscription = resources("google_pubsub_subscription")["push"]
-    for needed in ("oidc_token", "local.push_audience", "dead_letter_policy", 'ttl = ""'):
+    for needed in ("oidc_token", "each.value.audience", "dead_letter_policy", 'ttl = ""'):
         assert needed in subscription
 
 

@@ -5,10 +5,17 @@ resource "google_service_account" "bot" {
   display_name = "Fluxori ops bot (runtime)"
 }
 
-# Pub/Sub signs its push requests' OIDC tokens as this account; the bot accepts no other.
+# Pub/Sub signs its alert pushes' OIDC tokens as this account; /pubsub/alerts accepts no other.
 resource "google_service_account" "push" {
   account_id   = "fluxori-ops-push"
   display_name = "Fluxori ops bot: Pub/Sub push identity"
+}
+
+# Job pushes to /tasks run changes, so they carry an identity of their own: a token minted for
+# the alerts subscription is refused there.
+resource "google_service_account" "tasks_push" {
+  account_id   = "fluxori-ops-tasks-push"
+  display_name = "Fluxori ops bot: Pub/Sub push identity for jobs"
 }
 
 # --- in the Fluxori environment's project ---------------------------------------------------

@@ -2,11 +2,12 @@
 # one Fluxori environment's project (var.fluxori_project): iam.tf grants it exactly that.
 
 locals {
-  labels        = { app = "fluxori-ops-bot", environment = var.environment }
-  bot_member    = "serviceAccount:${google_service_account.bot.email}"
-  push_audience = var.push_audience != "" ? var.push_audience : "fluxori-ops-bot-${var.environment}"
-  config_secret = "fluxori-ops-config"
-  config_dir    = "/etc/fluxori-ops"
+  labels         = { app = "fluxori-ops-bot", environment = var.environment }
+  bot_member     = "serviceAccount:${google_service_account.bot.email}"
+  push_audience  = var.push_audience != "" ? var.push_audience : "fluxori-ops-bot-${var.environment}"
+  tasks_audience = "${local.push_audience}-tasks"
+  config_secret  = "fluxori-ops-config"
+  config_dir     = "/etc/fluxori-ops"
 
   # The bot's view of the world comes from the same variables as its grants.
   bot_config = templatefile("${path.module}/bot-config.toml.tftpl", {
@@ -110,6 +111,14 @@ resource "google_cloud_run_v2_service" "bot" {
         value = google_service_account.push.email
       }
       env {
+        name  = "TASKS_PUSH_AUDIENCE"
+        value = local.tasks_audience
+      }
+      env {
+        name  = "TASKS_PUSH_SERVICE_ACCOUNT"
+        value = google_service_account.tasks_push.email
+      }
+      env {
         name  = "LOG_LEVEL"
         value = var.log_level
       }
@@ -151,8 +160,8 @@ resource "google_cloud_run_v2_service" "bot" {
 }
 
 # Slack cannot send Google credentials, so the service is public: Slack requests are
-# signature-checked by Bolt, and /pubsub/alerts and /tasks accept only the push account's
-# OIDC tokens for local.push_audience.
+# signature-checked, /pubsub/alerts accepts only the push account's OIDC tokens for
+# local.push_audience, and /tasks only the tasks_push account's for local.tasks_audience.
 resource "google_cloud_run_v2_service_iam_member" "public" {
   name     = google_cloud_run_v2_service.bot.name
   location = var.region

@@ -14,8 +14,13 @@ output "bot_service_account" {
 }
 
 output "push_service_account" {
-  description = "The identity in the OIDC tokens of pushes to /pubsub/alerts and /tasks."
+  description = "The identity in the OIDC tokens of pushes to /pubsub/alerts."
   value       = google_service_account.push.email
+}
+
+output "tasks_push_service_account" {
+  description = "The identity in the OIDC tokens of job pushes to /tasks."
+  value       = google_service_account.tasks_push.email
 }
 
 output "alerts_topic" {

@@ -9,11 +9,17 @@ locals {
   pubsub_agent = "serviceAccount:service-${data.google_project.bot.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   pushes = {
     # Posting an alert card is quick.
-    alerts = { topic = google_pubsub_topic.alerts.id, path = "/pubsub/alerts", ack = 60, attempts = 10 }
+    alerts = {
+      topic   = google_pubsub_topic.alerts.id, path = "/pubsub/alerts", ack = 60, attempts = 10
+      account = google_service_account.push.email, audience = local.push_audience
+    }
     # A change runs inside the push request: allow Cloud Run's whole request timeout. A job
     # that is not due yet (the rollback check) answers 503 and comes back after Pub/Sub's
     # backoff; those deliveries count as attempts, hence the larger budget.
-    jobs = { topic = google_pubsub_topic.jobs.id, path = "/tasks", ack = 600, attempts = 20 }
+    jobs = {
+      topic   = google_pubsub_topic.jobs.id, path = "/tasks", ack = 600, attempts = 20
+      account = google_service_account.tasks_push.email, audience = local.tasks_audience
+    }
   }
 }
 
@@ -48,8 +54,8 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     push_endpoint = "${google_cloud_run_v2_service.bot.uri}${each.value.path}"
     oidc_token {
-      service_account_email = google_service_account.push.email
-      audience              = local.push_audience
+      service_account_email = each.value.account
+      audience              = each.value.audience
     }
   }
   retry_policy {
@@ -78,7 +84,8 @@ resource "google_pubsub_subscription" "dead_letter" {
 
 # Pub/Sub's service agent mints the push tokens and moves poison messages aside.
 resource "google_service_account_iam_member" "pubsub_mints_push_tokens" {
-  service_account_id = google_service_account.push.name
+  for_each           = { alerts = google_service_account.push.name, jobs = google_service_account.tasks_push.name }
+  service_account_id = each.value
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
 }
