@@ -18,7 +18,7 @@ import requests
 from bot.dev.sandbox import free_port
 from bot.dev.slack_emulator import SlackEmulator
 from bot.runtime.web import MAX_BODY
-from tests.support.processes import serve
+from tests.support.processes import serve, serve_env
 from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET
 
 TEN_MB = 10 * 1024 * 1024
@@ -55,15 +55,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     slack = SlackEmulator(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, BOT_TOKEN)
     slack.start()
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "BOT_STORE": f"sqlite:{tmp / 'a.sqlite'}",
-        "LOG_LEVEL": "INFO",
-    }
     log = tmp / "server.log"
-    process = serve(env, port, log.open("wb"))
+    process = serve(serve_env(slack, tmp), port, log.open("wb"))
     yield Server(process, port, slack, log)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=15)
