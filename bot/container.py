@@ -17,7 +17,8 @@ from bot.policy import GroupMembers, Policy, PolicyConfig
 from bot.runtime import logs
 from bot.runtime.jobs import InlineQueue, Job, JobQueue, Runner
 from bot.runtime.pubsub_jobs import PubSubQueue, tasks_route
-from bot.runtime.push_auth import PushVerifier
+from bot.runtime.push_auth import GoogleCerts, PushVerifier
+from bot.runtime.slack_http import slack_route
 from bot.runtime.web import wsgi_app
 from bot.settings import Settings
 from bot.slack.messenger import Messenger, outbox_client, web_client
@@ -41,14 +42,22 @@ class Bot:
     clients: Clients
 
     def wsgi(self) -> WSGIApplication:
-        """The HTTP surface: Slack events, verified push routes, health."""
-        settings = self.deps.settings
-        verifier = PushVerifier(
-            settings.push_audience, settings.push_service_account, settings.google_certs_url
+        """The HTTP surface: Slack events, verified push routes, health. Each push route has
+        an OIDC identity of its own; both share one cache of Google's certificates."""
+        settings, deps = self.deps.settings, self.deps
+        certs = GoogleCerts(settings.google_certs_url)
+        alerts = PushVerifier(settings.push_audience, settings.push_service_account, certs)
+        tasks = PushVerifier(
+            settings.tasks_push_audience, settings.tasks_push_service_account, certs
         )
-        tasks = tasks_route(lambda job: dispatch(job, self.deps), self.deps.store, verifier)
-        routes = {"/pubsub/alerts": intake.route(self.deps, verifier), "/tasks": tasks}
-        return wsgi_app(self.app, routes)
+        slack = slack_route(
+            self.app, settings.slack_signing_secret, deps.store.first_seen, deps.now
+        )
+        routes = {
+            "/pubsub/alerts": intake.route(deps, alerts),
+            "/tasks": tasks_route(deps.runners, deps.store, tasks),
+        }
+        return wsgi_app(slack, routes)
 
     def close(self) -> None:
         self.deps.queue.close()

@@ -31,6 +31,8 @@ class Settings:
     alerts_subscription: str = ""
     push_audience: str = ""
     push_service_account: str = ""
+    tasks_push_audience: str = ""
+    tasks_push_service_account: str = ""
     google_certs_url: str = GOOGLE_CERTS
     port: int = 3000
     log_level: str = "INFO"
@@ -47,7 +49,7 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str], *, socket_mode: bool = False) -> Settings:
         """Read and check every variable; raises ConfigError listing every problem."""
         env = {k: v.strip() for k, v in environ.items()}
-        problems = _required(env, socket_mode) + _formats(env)
+        problems = _required(env, socket_mode) + _formats(env) + _tasks_identity(env)
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -66,6 +68,8 @@ class Settings:
             alerts_subscription=env.get("ALERTS_SUBSCRIPTION", ""),
             push_audience=env.get("PUSH_AUDIENCE", ""),
             push_service_account=env.get("PUSH_SERVICE_ACCOUNT", ""),
+            tasks_push_audience=env.get("TASKS_PUSH_AUDIENCE", ""),
+            tasks_push_service_account=env.get("TASKS_PUSH_SERVICE_ACCOUNT", ""),
             google_certs_url=env.get("GOOGLE_CERTS_URL") or GOOGLE_CERTS,
             port=int(env.get("PORT") or 3000),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
@@ -81,6 +85,23 @@ def _required(env: Mapping[str, str], socket_mode: bool) -> list[str]:
         problems.append("SLACK_APP_TOKEN is missing or is not an app-level token (xapp-...).")
     if not socket_mode and not env.get("SLACK_SIGNING_SECRET"):
         problems.append("SLACK_SIGNING_SECRET is missing (Slack app > Basic Information).")
+    return problems
+
+
+def _tasks_identity(env: Mapping[str, str]) -> list[str]:
+    """/tasks runs jobs, so its pushes carry an identity of their own: a token minted for
+    the alerts subscription must not be able to run a change."""
+    if env.get("BOT_JOBS") != "pubsub":
+        return []
+    problems = []
+    for own, shared in (
+        ("TASKS_PUSH_AUDIENCE", "PUSH_AUDIENCE"),
+        ("TASKS_PUSH_SERVICE_ACCOUNT", "PUSH_SERVICE_ACCOUNT"),
+    ):
+        if not env.get(own):
+            problems.append(f"BOT_JOBS=pubsub needs {own} (the OIDC identity of pushes to /tasks).")
+        elif env[own] == env.get(shared):
+            problems.append(f"{own} must differ from {shared}, so alert pushes cannot run jobs.")
     return problems
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.runtime.server import serve
+from bot.runtime.slack_http import slack_route
 from bot.runtime.web import wsgi_app
+from bot.store.sqlite import SqliteStore
 
 
 def main() -> None:
@@ -28,7 +31,9 @@ def main() -> None:
             process_before_response=True,
         )
         app.command("/ops")(lambda ack: ack())
-        return wsgi_app(app)
+        # The same HTTP edge as the bot's, replay check included.
+        store = SqliteStore(os.path.join(tempfile.mkdtemp(), "bare.sqlite"))
+        return wsgi_app(slack_route(app, os.environ["SLACK_SIGNING_SECRET"], store.first_seen))
 
     serve(load, args.port, lambda: None, host="127.0.0.1")
 

@@ -335,6 +335,10 @@ def test_terraform_environment_passes_the_bots_start_up_checks() -> None:
         {
             **literals,
             "BOT_JOBS_TOPIC": "projects/fluxori-ops-prod/topics/fluxori-ops-jobs",
+            "PUSH_AUDIENCE": "fluxori-ops-bot-prod",
+            "PUSH_SERVICE_ACCOUNT": "fluxori-ops-alerts-push@p.iam.gserviceaccount.com",
+            "TASKS_PUSH_AUDIENCE": "fluxori-ops-bot-prod-tasks",
+            "TASKS_PUSH_SERVICE_ACCOUNT": "fluxori-ops-tasks-push@p.iam.gserviceaccount.com",
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": "test",
             "BOT_CONFIG": "",

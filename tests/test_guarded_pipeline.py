@@ -298,7 +298,7 @@ def post_task(stack: Stack, kind: str, payload: dict[str, Any], n: int) -> int:
         "message": {"data": base64.b64encode(data).decode(), "messageId": f"forged-{kind}-{n}"},
         "subscription": "projects/p/subscriptions/jobs",
     }
-    token = stack.google.mint(**stack_task_claims(stack))
+    token = stack.google.mint_tasks()  # a valid token: the forgery is in the job
     reply = requests.post(
         f"{stack.url}/tasks",
         json=envelope_,
@@ -306,14 +306,6 @@ def post_task(stack: Stack, kind: str, payload: dict[str, Any], n: int) -> int:
         timeout=10,
     )
     return reply.status_code
-
-
-def stack_task_claims(stack: Stack) -> dict[str, str]:
-    """A valid token for /tasks: the forgery is in the job, not the transport."""
-    settings = stack.bot.deps.settings
-    audience = getattr(settings, "tasks_push_audience", "") or settings.push_audience
-    account = getattr(settings, "tasks_push_service_account", "") or settings.push_service_account
-    return {"aud": audience, "email": account}
 
 
 def test_forged_jobs_of_every_kind_change_nothing(guarded: Stack) -> None:

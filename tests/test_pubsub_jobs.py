@@ -69,7 +69,7 @@ class Relay:
             reply = requests.post(
                 self.url,
                 json=envelope,
-                headers={"Authorization": f"Bearer {self.google.mint()}"},
+                headers={"Authorization": f"Bearer {self.google.mint_tasks()}"},
                 timeout=30,
             )
             self.statuses.append(reply.status_code)

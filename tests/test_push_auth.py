@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
-from bot.runtime.push_auth import PushAuthError, PushVerifier
+from bot.runtime import push_auth
+from bot.runtime.push_auth import GoogleCerts, PushAuthError, PushVerifier
+from gcp.emulator import Emulator
+from tests.support.slack import envelope
+from tests.support.stack import start_stack
 
 
-@pytest.fixture(scope="module")
-def google() -> Iterator[LocalGoogleCerts]:
-    """One local certificate server for the module."""
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def own_google() -> Iterator[LocalGoogleCerts]:
+    """A certificate server of the test's own, free to stall or fail."""
     certs = LocalGoogleCerts()
     yield certs
     certs.stop()
@@ -23,7 +40,7 @@ def google() -> Iterator[LocalGoogleCerts]:
 @pytest.fixture
 def verifier(google: LocalGoogleCerts) -> PushVerifier:
     """A verifier with an empty certificate cache."""
-    return PushVerifier(AUDIENCE, PUSH_ACCOUNT, google.url)
+    return PushVerifier(AUDIENCE, PUSH_ACCOUNT, GoogleCerts(google.url))
 
 
 def test_valid_token_is_accepted(google: LocalGoogleCerts, verifier: PushVerifier) -> None:
@@ -71,31 +88,92 @@ def test_forged_signature_is_refused(google: LocalGoogleCerts, verifier: PushVer
         verifier.verify(f"Bearer {google.forged()}")
 
 
-def test_certificates_are_cached_and_refreshed_on_new_key(google: LocalGoogleCerts) -> None:
-    """Certificates are fetched once; a token with a new key id triggers one refresh."""
-    verifier = PushVerifier(AUDIENCE, PUSH_ACCOUNT, google.url)
-    before = google.fetches
+def test_certificates_are_cached_and_refreshed_on_new_key(own_google: LocalGoogleCerts) -> None:
+    """Certificates are fetched once; a new key id after the refresh interval fetches again."""
+    clock = Clock()
+    verifier = PushVerifier(AUDIENCE, PUSH_ACCOUNT, GoogleCerts(own_google.url, clock))
     for _ in range(5):
-        verifier.verify(f"Bearer {google.mint()}")
-    assert google.fetches == before + 1
-    new_kid = google.rotate()
-    verifier._fetched_at = 0.0  # the refresh interval has passed
-    verifier.verify(f"Bearer {google.mint(kid=new_kid)}")
-    assert google.fetches == before + 2
+        verifier.verify(f"Bearer {own_google.mint()}")
+    assert own_google.fetches == 1
+    new_kid = own_google.rotate()
+    clock.now += push_auth.MIN_REFRESH_INTERVAL
+    verifier.verify(f"Bearer {own_google.mint(kid=new_kid)}")
+    assert own_google.fetches == 2
 
 
-def test_unknown_key_id_is_refused(google: LocalGoogleCerts, verifier: PushVerifier) -> None:
-    """A key id Google does not publish is refused after one refresh."""
-    token = google.mint()
-    header, _, rest = token.partition(".")
-    forged_header = "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUiLCJ0eXAiOiJKV1QifQ"  # kid "nope"
-    with pytest.raises(PushAuthError, match="unknown key id"):
-        verifier.verify(f"Bearer {forged_header}.{rest}")
-    assert header != forged_header
+def test_unknown_key_ids_are_refused_without_hammering_google(
+    own_google: LocalGoogleCerts,
+) -> None:
+    """Unknown key ids are 401; within the refresh interval they cause no further fetch."""
+    verifier = PushVerifier(AUDIENCE, PUSH_ACCOUNT, GoogleCerts(own_google.url, Clock()))
+    for number in range(5):
+        with pytest.raises(PushAuthError, match="unknown key id") as info:
+            verifier.verify(f"Bearer {own_google.forged(kid=f'nope-{number}')}")
+        assert info.value.status == 401
+    assert own_google.fetches == 1
 
 
-def test_unconfigured_verifier_refuses_everything(google: LocalGoogleCerts) -> None:
-    """Without an audience and account nothing gets through: there is no off switch."""
-    with pytest.raises(PushAuthError, match="not configured") as info:
-        PushVerifier("", "", google.url).verify(f"Bearer {google.mint()}")
-    assert info.value.status == 503
+def test_failed_fetch_is_remembered_briefly(own_google: LocalGoogleCerts) -> None:
+    """A failed fetch answers 503; pushes during FAILURE_MEMORY get 503 without a fetch,
+    and the next push after it fetches again and passes."""
+    clock = Clock()
+    verifier = PushVerifier(AUDIENCE, PUSH_ACCOUNT, GoogleCerts(own_google.url, clock))
+    own_google.failing = True
+    for _ in range(3):
+        with pytest.raises(PushAuthError, match="cannot fetch") as info:
+            verifier.verify(f"Bearer {own_google.mint()}")
+        assert info.value.status == 503
+    assert own_google.fetches == 1
+    own_google.failing = False
+    clock.now += push_auth.FAILURE_MEMORY
+    assert verifier.verify(f"Bearer {own_google.mint()}")["email"] == PUSH_ACCOUNT
+    assert own_google.fetches == 2
+
+
+def test_known_key_is_verified_while_google_is_down(own_google: LocalGoogleCerts) -> None:
+    """Once cached, a known key id needs no fetch: an outage or a hanging endpoint is unseen."""
+    clock = Clock()
+    verifier = PushVerifier(AUDIENCE, PUSH_ACCOUNT, GoogleCerts(own_google.url, clock))
+    verifier.verify(f"Bearer {own_google.mint()}")
+    own_google.failing = True
+    own_google.stall(30)
+    clock.now += 3600
+    started = time.monotonic()
+    assert verifier.verify(f"Bearer {own_google.mint()}")["email"] == PUSH_ACCOUNT
+    assert time.monotonic() - started < 0.5
+
+
+def test_forged_key_ids_never_delay_a_valid_push(
+    emulator: Emulator,
+    tmp_path: Path,
+    own_google: LocalGoogleCerts,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a certificate endpoint that hangs, a burst of pushes with forged key ids is
+    answered at once (401 or 503) and a valid alert push in parallel is posted within 1 s."""
+    monkeypatch.setattr(push_auth, "MIN_REFRESH_INTERVAL", 0.0)  # every unknown id may fetch
+    stack = start_stack(emulator, tmp_path, own_google)
+    url = f"{stack.url}/pubsub/alerts"
+
+    def push(token: str, body: dict[str, Any]) -> tuple[int, float]:
+        started = time.monotonic()
+        reply = requests.post(
+            url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=15
+        )
+        return reply.status_code, time.monotonic() - started
+
+    try:
+        warm = push(own_google.mint(), envelope("alert-open.json", "m-warm"))
+        assert warm[0] == 200
+        own_google.stall(10)
+        forged = [own_google.forged(kid=f"forged-{n}") for n in range(20)]
+        with ThreadPoolExecutor(max_workers=21) as pool:
+            burst = [pool.submit(push, token, envelope("alert-open.json")) for token in forged]
+            valid = pool.submit(push, own_google.mint(), envelope("alert-open.json", "m-2"))
+            status, elapsed = valid.result()
+            own_google.release()
+            refused = {future.result()[0] for future in burst}
+        assert (status, elapsed < 1.0) == (200, True)
+        assert refused <= {401, 503}
+    finally:
+        stack.stop()

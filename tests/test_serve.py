@@ -13,7 +13,7 @@ from bot.dev.sandbox import free_port
 from bot.dev.slack_emulator import SlackEmulator
 from gcp.emulator import Emulator
 from tests.support.models import PROD_BACKEND
-from tests.support.processes import serve
+from tests.support.processes import serve, serve_env
 from tests.support.slack import text_of
 from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
 
@@ -27,14 +27,7 @@ def test_signed_status_is_answered_fast_and_sigterm_stops_cleanly(
     port = free_port()
     slack = SlackEmulator(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, BOT_TOKEN)
     slack.start()
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "GCP_EMULATOR_HOST": emulator.address,
-        "BOT_STORE": f"sqlite:{tmp_path / 'a.sqlite'}",
-        "LOG_LEVEL": "INFO",
-    }
+    env = serve_env(slack, tmp_path, GCP_EMULATOR_HOST=emulator.address)
     output = tmp_path / "server.log"
     process = serve(env, port, output.open("wb"))
     try:

@@ -104,3 +104,40 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     broken.write_text("services = [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         config_loader.load(str(broken))
+
+
+PUBSUB_ENV = {
+    **GOOD_ENV,
+    "BOT_JOBS": "pubsub",
+    "BOT_JOBS_TOPIC": "projects/fluxori-ops/topics/jobs",
+    "PUSH_AUDIENCE": "fluxori-ops-bot-prod",
+    "PUSH_SERVICE_ACCOUNT": "push@fluxori-ops.iam.gserviceaccount.com",
+}
+
+
+def test_pubsub_jobs_need_a_tasks_identity_of_their_own() -> None:
+    """With BOT_JOBS=pubsub, each missing /tasks identity variable is one problem line."""
+    with pytest.raises(ConfigError) as info:
+        Settings.from_environ(PUBSUB_ENV)
+    assert info.value.problems == [
+        "BOT_JOBS=pubsub needs TASKS_PUSH_AUDIENCE (the OIDC identity of pushes to /tasks).",
+        "BOT_JOBS=pubsub needs TASKS_PUSH_SERVICE_ACCOUNT (the OIDC identity of pushes to /tasks).",
+    ]
+
+
+def test_tasks_identity_must_differ_from_the_alerts_one() -> None:
+    """Reusing the alert pushes' audience or account for /tasks is refused, one line each."""
+    env = {
+        **PUBSUB_ENV,
+        "TASKS_PUSH_AUDIENCE": PUBSUB_ENV["PUSH_AUDIENCE"],
+        "TASKS_PUSH_SERVICE_ACCOUNT": PUBSUB_ENV["PUSH_SERVICE_ACCOUNT"],
+    }
+    with pytest.raises(ConfigError) as info:
+        Settings.from_environ(env)
+    assert [p.split(" must")[0] for p in info.value.problems] == [
+        "TASKS_PUSH_AUDIENCE",
+        "TASKS_PUSH_SERVICE_ACCOUNT",
+    ]
+    separate = {**env, "TASKS_PUSH_AUDIENCE": "tasks", "TASKS_PUSH_SERVICE_ACCOUNT": "t@x"}
+    settings = Settings.from_environ(separate)
+    assert (settings.tasks_push_audience, settings.tasks_push_service_account) == ("tasks", "t@x")

@@ -5,6 +5,7 @@ drive `/pubsub/alerts` and `/tasks` through the real verification."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,9 @@ from bot.dev.devserver import BackgroundServer
 
 AUDIENCE = "https://ops-bot.sandbox.local/pubsub"
 PUSH_ACCOUNT = "pubsub-push@fluxori-prod.iam.gserviceaccount.com"
+# /tasks has an identity of its own, so an alert push's token cannot run a job.
+TASKS_AUDIENCE = "https://ops-bot.sandbox.local/tasks"
+TASKS_PUSH_ACCOUNT = "pubsub-tasks@fluxori-prod.iam.gserviceaccount.com"
 
 
 def _key_and_cert() -> tuple[bytes, bytes]:
@@ -50,6 +54,10 @@ class LocalGoogleCerts:
         self.keys: dict[str, bytes] = {}
         self.certs: dict[str, str] = {}
         self.fetches = 0
+        self.failing = False  # answer 503, as an outage of Google's endpoint would
+        self._stall_seconds = 0.0
+        self._released = threading.Event()
+        self._unpublished = b""
         self.rotate()
         self._server = BackgroundServer(self._app).start()
 
@@ -64,8 +72,23 @@ class LocalGoogleCerts:
         self.certs[kid] = cert.decode()
         return kid
 
+    def stall(self, seconds: float) -> None:
+        """Every fetch from now on hangs for `seconds` (or until `release`) before answering."""
+        self._released.clear()
+        self._stall_seconds = seconds
+
+    def release(self) -> None:
+        """Answer stalled and future fetches at once."""
+        self._stall_seconds = 0.0
+        self._released.set()
+
     def _app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         self.fetches += 1
+        if self._stall_seconds:
+            self._released.wait(self._stall_seconds)
+        if self.failing:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"unavailable"]
         body = json.dumps(self.certs).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
@@ -75,12 +98,18 @@ class LocalGoogleCerts:
         kid = kid or next(iter(self.keys))
         return _sign(self.keys[kid], kid, overrides)
 
-    def forged(self) -> str:
-        """Signed by a key Google never published, under a published key id."""
-        pem, _ = _key_and_cert()
-        return _sign(pem, next(iter(self.keys)), {})
+    def mint_tasks(self, **overrides: Any) -> str:
+        """A token like the one Pub/Sub attaches to pushes to /tasks."""
+        return self.mint(**{"aud": TASKS_AUDIENCE, "email": TASKS_PUSH_ACCOUNT, **overrides})
+
+    def forged(self, kid: str | None = None) -> str:
+        """Signed by a key Google never published, under `kid` (default: a published one)."""
+        if not self._unpublished:
+            self._unpublished, _ = _key_and_cert()
+        return _sign(self._unpublished, kid or next(iter(self.keys)), {})
 
     def stop(self) -> None:
+        self.release()
         self._server.stop()
 
 

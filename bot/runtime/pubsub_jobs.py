@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from bot.runtime import logs
-from bot.runtime.jobs import Job, NotYet, QueueFull
+from bot.runtime.jobs import Job, NotYet, QueueFull, Runner
 from bot.runtime.push_auth import PushAuthError, PushVerifier
 from bot.runtime.web import plain, read_body
 from bot.store import ActionStore
@@ -19,7 +19,7 @@ from bot.store.model import utcnow
 from handlers.pubsub import UnreadableAlert, parse_envelope
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from wsgiref.types import StartResponse, WSGIEnvironment
 
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
@@ -58,8 +58,10 @@ class PubSubQueue:
 
 
 def tasks_route(
-    run: Callable[[Job], None], store: ActionStore, verifier: PushVerifier
+    runners: Mapping[str, Runner], store: ActionStore, verifier: PushVerifier
 ) -> Callable[[WSGIEnvironment, StartResponse], list[bytes]]:
+    """`POST /tasks`: a verified push of a job this process has a runner for, run once."""
+
     def handle(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         try:
             verifier.verify(environ.get("HTTP_AUTHORIZATION", ""))
@@ -69,30 +71,36 @@ def tasks_route(
                 err.status, "503 Service Unavailable"
             )
             return plain(start_response, code, err.reason)
-        body = read_body(environ)
-        status, text = run_pushed(body or b"", run, store)
+        try:
+            message_id, job = _pushed_job(read_body(environ) or b"", runners)
+        except (UnreadableAlert, ValueError) as err:
+            log.warning("job_refused", reason=str(err))
+            return plain(start_response, "400 Bad Request", f"not a job this bot runs: {err}")
+        status, text = run_pushed(message_id, job, runners[job.kind], store)
         return plain(start_response, status, text)
 
     return handle
 
 
-def run_pushed(body: bytes, run: Callable[[Job], None], store: ActionStore) -> tuple[str, str]:
+def _pushed_job(body: bytes, runners: Mapping[str, Runner]) -> tuple[str, Job]:
+    envelope = parse_envelope(body)
+    job = decode(envelope.data)
+    if job.kind not in runners:
+        raise ValueError(f"unknown job kind {job.kind[:60]!r}")
+    return envelope.message_id, job
+
+
+def run_pushed(message_id: str, job: Job, run: Runner, store: ActionStore) -> tuple[str, str]:
     """Run one pushed job; 2xx even when it failed (its record says so), to stop redelivery."""
-    try:
-        envelope = parse_envelope(body)
-        job = decode(envelope.data)
-    except (UnreadableAlert, ValueError) as err:
-        log.error("job_unreadable", reason=str(err))
-        return "200 OK", f"unreadable job dropped: {err}"
-    if not store.first_seen(f"job:{envelope.message_id}", utcnow()):
+    if not store.first_seen(f"job:{message_id}", utcnow()):
         return "200 OK", "duplicate delivery"
     try:
         run(job)
     except NotYet:
-        store.forget(f"job:{envelope.message_id}")
+        store.forget(f"job:{message_id}")
         return "503 Service Unavailable", "not due yet; redeliver later"
     except Exception:  # the job's own record carries the outcome; never redeliver forever
-        log.exception("job_crashed", kind=job.kind, message_id=envelope.message_id)
+        log.exception("job_crashed", kind=job.kind, message_id=message_id)
         return "200 OK", "job failed; see its record"
     return "200 OK", "done"
 

@@ -1,7 +1,11 @@
 """Verification of Pub/Sub push OIDC tokens: the only gate on /pubsub/alerts and /tasks.
 
-google-auth verifies signatures but does not cache Google's certificates, so they are kept
-here and fetched again only when a token names a key id we do not have (key rotation).
+google-auth verifies signatures but does not cache Google's certificates, so `GoogleCerts`
+keeps them. A token whose key id is known is verified without waiting for anything. An
+unknown key id (Google rotated its keys, or a forgery) triggers one fetch at a time, at most
+every MIN_REFRESH_INTERVAL; while a fetch is in flight other unknown key ids are answered at
+once instead of queueing behind it, and a failed fetch is remembered for FAILURE_MEMORY so a
+dead certificate endpoint costs one timeout, not one per push.
 """
 
 from __future__ import annotations
@@ -10,14 +14,18 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 
 ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 CLOCK_SKEW = 30  # seconds
 MIN_REFRESH_INTERVAL = 10.0  # never hammer the certs endpoint with forged key ids
+FAILURE_MEMORY = 10.0  # after a failed fetch, answer 503 at once for this long
+FETCH_TIMEOUT = 5.0
 
 
 class PushAuthError(Exception):
-    """`status` is 401 (no or unreadable token) or 403 (valid token, wrong identity)."""
+    """`status` is 401 (no or unreadable token), 403 (valid token, wrong identity) or 503
+    (Google's certificates are unavailable: Pub/Sub should retry)."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -25,26 +33,74 @@ class PushAuthError(Exception):
         self.reason = reason
 
 
+class GoogleCerts:
+    """Google's token-signing certificates {key id: PEM}, cached and refreshed on demand."""
+
+    def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = url
+        self._clock = clock
+        self._certs: dict[str, str] = {}  # replaced whole, never mutated: read without a lock
+        self._fetched_at = float("-inf")
+        self._failed_at = float("-inf")
+        self._failure = ""
+        self._fetching = threading.Lock()
+
+    def for_key(self, key_id: str) -> dict[str, str]:
+        """Certificates that include `key_id`, or PushAuthError (401 unknown, 503 unavailable)."""
+        certs = self._certs
+        if key_id not in certs:
+            self._refresh()
+            certs = self._certs
+        if key_id not in certs:
+            raise PushAuthError(401, f"unknown key id {key_id[:40]!r}")
+        return certs
+
+    def _refresh(self) -> None:
+        if self._recently_tried():
+            return
+        # With no certificates yet every push needs this fetch, so wait for it; otherwise an
+        # unknown key id must not hold a thread while another push's fetch is in flight.
+        waited = self._fetching.acquire(timeout=FETCH_TIMEOUT * 2) if not self._certs else False
+        if not waited and not self._fetching.acquire(blocking=False):
+            raise PushAuthError(503, "Google's certificates are being fetched; retry")
+        try:
+            if not self._recently_tried():  # another thread may have fetched meanwhile
+                self._fetch()
+        finally:
+            self._fetching.release()
+
+    def _recently_tried(self) -> bool:
+        """True when a fetch succeeded lately; raises 503 when one failed lately."""
+        now = self._clock()
+        if now - self._failed_at < FAILURE_MEMORY:
+            raise PushAuthError(503, self._failure)
+        return now - self._fetched_at < MIN_REFRESH_INTERVAL
+
+    def _fetch(self) -> None:
+        try:
+            self._certs = _fetch(self.url)
+        except PushAuthError as err:
+            self._failed_at, self._failure = self._clock(), err.reason
+            raise
+        self._fetched_at = self._clock()
+
+
 class PushVerifier:
-    def __init__(self, audience: str, service_account: str, certs_url: str) -> None:
+    """Accepts a push token only for one audience and one service account."""
+
+    def __init__(self, audience: str, service_account: str, certs: GoogleCerts) -> None:
         self.audience = audience
         self.service_account = service_account
-        self.certs_url = certs_url
-        self._certs: dict[str, str] = {}
-        self._fetched_at = 0.0
-        self._lock = threading.Lock()
+        self.certs = certs
 
     def verify(self, authorization: str) -> dict[str, object]:
         """The token's claims, or PushAuthError saying why it was refused."""
         if not self.audience or not self.service_account:
-            raise PushAuthError(
-                503,
-                "push verification is not configured: set PUSH_AUDIENCE and PUSH_SERVICE_ACCOUNT",
-            )
+            raise PushAuthError(503, "push verification is not configured for this route")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise PushAuthError(401, "missing bearer token")
-        certs = self._certs_for(_key_id(token))
+        certs = self.certs.for_key(_key_id(token))
         # Imported here: the verifier is needed only for pushes, never for Slack's acks.
         from google.auth import exceptions as auth_exceptions
         from google.auth import jwt
@@ -66,16 +122,6 @@ class PushVerifier:
         if claims.get("email_verified") is not True:
             raise PushAuthError(403, "token email is not verified")
 
-    def _certs_for(self, key_id: str) -> dict[str, str]:
-        with self._lock:
-            stale = time.monotonic() - self._fetched_at > MIN_REFRESH_INTERVAL
-            if key_id not in self._certs and (stale or not self._certs):
-                self._certs = _fetch(self.certs_url)
-                self._fetched_at = time.monotonic()
-            if key_id not in self._certs:
-                raise PushAuthError(401, f"unknown key id {key_id[:40]!r}")
-            return self._certs
-
 
 def _key_id(token: str) -> str:
     try:
@@ -90,15 +136,15 @@ def _fetch(url: str) -> dict[str, str]:
     import requests
 
     try:
-        response = requests.get(url, timeout=5)
+        response = requests.get(url, timeout=FETCH_TIMEOUT)
         response.raise_for_status()
         certs = response.json()
-    except (requests.RequestException, ValueError) as err:
+        return {str(k): str(v) for k, v in certs.items()}
+    except (requests.RequestException, ValueError, AttributeError) as err:
         # Unavailable, not forbidden: the caller answers 5xx so Pub/Sub redelivers later.
         raise PushAuthError(
             503, f"cannot fetch Google's certificates ({type(err).__name__})"
         ) from None
-    return {str(k): str(v) for k, v in certs.items()}
 
 
 def _short(err: Exception) -> str:

@@ -1,13 +1,11 @@
-"""The WSGI application: `/slack/events` (Bolt), `/healthz`, and the push routes."""
+"""The WSGI application: routing, `/healthz`, and the body limit every POST route sits behind."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
-
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.runtime import logs
 
@@ -18,6 +16,8 @@ log = logs.get(__name__)
 
 Route = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
 
+MAX_BODY = 1024 * 1024  # Slack's and Pub/Sub's requests are a few kB; nothing here needs more
+
 
 def plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
     body = text.encode()
@@ -27,15 +27,9 @@ def plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
     return [body]
 
 
-MAX_BODY = 1024 * 1024
-
-
 def read_body(environ: WSGIEnvironment) -> bytes | None:
     """The request body, or None when it is over MAX_BODY."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    length = _declared_length(environ) or 0
     if length > MAX_BODY:
         return None
     return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
@@ -45,23 +39,45 @@ def healthz(_: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     return plain(start_response, "200 OK", "ok")
 
 
-def _guarded(bolt: Route) -> Route:
-    """Bolt parses the body before checking it; a malformed one must be a 400, not a 500."""
+def bounded(route: Route) -> Route:
+    """`route` behind MAX_BODY: at most MAX_BODY + 1 bytes are read, before anything parses
+    them, whether the length is declared or the body is chunked; the route then reads the
+    body from memory as usual."""
 
     def handle(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            return bolt(environ, start_response)
-        except Exception as err:  # raised while reading the request, before any listener ran
-            log.warning("slack_request_unreadable", error=type(err).__name__)
-            return plain(start_response, "400 Bad Request", "not a Slack request this app can read")
+        declared = _declared_length(environ)
+        if declared is None:
+            return plain(start_response, "400 Bad Request", "Content-Length is not a number")
+        if declared > MAX_BODY:
+            return _too_large(environ, start_response)
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        wanted = MAX_BODY + 1 if chunked else declared
+        body = bytes(environ["wsgi.input"].read(wanted)) if wanted else b""
+        if len(body) > MAX_BODY:
+            return _too_large(environ, start_response)
+        if len(body) < declared:
+            return plain(start_response, "400 Bad Request", "the request body ended early")
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return route(environ, start_response)
 
     return handle
 
 
-def wsgi_app(app: App, post_routes: dict[str, Route] | None = None) -> WSGIApplication:
+def _declared_length(environ: WSGIEnvironment) -> int | None:
+    text = environ.get("CONTENT_LENGTH") or "0"
+    return int(text) if text.isdigit() else None
+
+
+def _too_large(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    log.warning("request_too_large", path=environ.get("PATH_INFO", ""))
+    return plain(start_response, "413 Content Too Large", f"request body over {MAX_BODY} bytes")
+
+
+def wsgi_app(slack_events: Route, post_routes: dict[str, Route] | None = None) -> WSGIApplication:
     """Route by path; every request gets a request id and the Cloud Trace id in its logs."""
-    posts: dict[str, Route] = {"/slack/events": _guarded(SlackRequestHandler(app))}
-    posts.update(post_routes or {})
+    routes = {"/slack/events": slack_events, **(post_routes or {})}
+    posts = {path: bounded(route) for path, route in routes.items()}
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         trace = environ.get("HTTP_X_CLOUD_TRACE_CONTEXT", "").split("/")[0]

@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 
 from bot import container
 from bot.dev.devserver import BackgroundServer, Swappable
-from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
+from bot.dev.local_google import (
+    AUDIENCE,
+    PUSH_ACCOUNT,
+    TASKS_AUDIENCE,
+    TASKS_PUSH_ACCOUNT,
+    LocalGoogleCerts,
+)
 from bot.dev.sandbox import Sandbox, free_port
 from bot.dev.slack_emulator import SlackEmulator
 from bot.runtime.jobs import InlineQueue
@@ -105,6 +111,8 @@ def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Setting
         store=f"sqlite:{tmp_path / 'actions.sqlite'}",
         push_audience=AUDIENCE,
         push_service_account=PUSH_ACCOUNT,
+        tasks_push_audience=TASKS_AUDIENCE,
+        tasks_push_service_account=TASKS_PUSH_ACCOUNT,
     )
 
 
