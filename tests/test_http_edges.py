@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,41 +15,13 @@ import requests
 
 from bot import container
 from bot.dev.devserver import BackgroundServer
-from bot.dev.slack_emulator.signing import signed_headers
-from bot.dev.slack_emulator.transport import BotResponse, HttpTransport
 from bot.ops import home
 from bot.runtime import job_inputs
 from bot.runtime.web import MAX_BODY
 from gcp.clients import FAST_SETTINGS
+from tests.support.replay import replaying
 from tests.support.slack import ALICE, cards, envelope, push
-from tests.support.stack import OPS_CHANNEL, SIGNING_SECRET, Stack
-
-
-@dataclass(frozen=True)
-class Replaying(HttpTransport):
-    """Sends each request as Slack would, then the very same signed bytes again to
-    `replay_url` (default: the same URL), as someone who captured them would."""
-
-    replay_url: str = ""
-    replays: list[requests.Response] = field(default_factory=list)
-
-    def post(
-        self, body: bytes, content_type: str, extra_headers: Mapping[str, str] | None = None
-    ) -> BotResponse:
-        headers = {
-            "Content-Type": content_type,
-            **signed_headers(self.signing_secret, body),
-            **(extra_headers or {}),
-        }
-        first = requests.post(self.url, data=body, headers=headers, timeout=10)
-        again = requests.post(self.replay_url or self.url, data=body, headers=headers, timeout=10)
-        self.replays.append(again)
-        return BotResponse(first.status_code, first.text, dict(first.headers), 0.0)
-
-
-def replaying(stack: Stack, replay_url: str = "") -> tuple[Any, Replaying]:
-    transport = Replaying(f"{stack.url}/slack/events", SIGNING_SECRET, replay_url=replay_url)
-    return stack.slack.driver.over(transport), transport
+from tests.support.stack import OPS_CHANNEL, Stack
 
 
 def warnings(log_lines: io.StringIO) -> list[dict[str, Any]]:

@@ -7,8 +7,6 @@ every message twice to stand for a redelivery.
 
 from __future__ import annotations
 
-import base64
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,62 +20,11 @@ from bot.store import Filters, State
 from gcp.emulator import Emulator
 from tests.support.emulators import PROJECT
 from tests.support.models import PROD_BACKEND
+from tests.support.pubsub import Relay
 from tests.support.slack import BOB, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
 
 pytestmark = pytest.mark.emulators
-
-
-class Relay:
-    """Pulls from the subscription and pushes each message to /tasks `copies` times."""
-
-    def __init__(
-        self, stack_url: str, google: LocalGoogleCerts, subscription: str, copies: int
-    ) -> None:
-        self.url, self.google, self.copies = f"{stack_url}/tasks", google, copies
-        self.subscription = subscription
-        self.subscriber = pubsub_v1.SubscriberClient()
-        self.statuses: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> Relay:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            response = self.subscriber.pull(
-                request={"subscription": self.subscription, "max_messages": 10}, timeout=1
-            )
-            for received in response.received_messages:
-                self._deliver(received.message)
-                self.subscriber.acknowledge(
-                    request={"subscription": self.subscription, "ack_ids": [received.ack_id]}
-                )
-
-    def _deliver(self, message: pubsub_v1.types.PubsubMessage) -> None:
-        envelope = {
-            "message": {
-                "data": base64.b64encode(message.data).decode(),
-                "messageId": message.message_id,
-                "attributes": dict(message.attributes),
-            },
-            "subscription": self.subscription,
-        }
-        for _ in range(self.copies):
-            reply = requests.post(
-                self.url,
-                json=envelope,
-                headers={"Authorization": f"Bearer {self.google.mint_tasks()}"},
-                timeout=30,
-            )
-            self.statuses.append(reply.status_code)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.subscriber.close()
 
 
 @pytest.fixture

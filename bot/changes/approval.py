@@ -56,6 +56,8 @@ def on_click(click: Click, deps: Deps) -> None:
 def _where(action: Action, click: Click) -> Decision:
     if click.channel != action.channel:
         return Decision(False, f"This plan belongs to <#{action.channel}>; act on it there.")
+    if not action.card_ts:
+        return Decision(False, "This plan is still being posted; try again in a moment.")
     on_card = click.message_ts == action.card_ts
     in_thread = on_card or click.thread_ts == action.thread_ts
     if not (on_card if click.button in (cards.CONFIRM, cards.CANCEL) else in_thread):

@@ -182,8 +182,8 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
         try:
             if requests.get(url, timeout=1).ok:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or the worker is still booting behind the socket
         time.sleep(0.05)  # polling interval while the server starts
     raise RuntimeError(f"the bot did not answer {url} within {READY_TIMEOUT:.0f}s")
 
