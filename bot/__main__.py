@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from bot import config as config_loader
 from bot.errors import ConfigError
@@ -53,8 +54,7 @@ def run_sandbox(port: int) -> int:
 
 
 def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
-    settings = Settings.from_environ(os.environ)
-    config_loader.load(settings.config_path, settings.ops_channel)  # fail before forking
+    settings = with_channel_id(Settings.from_environ(os.environ))  # fail before forking
     logs.configure(settings.log_level)
     from bot import container
     from bot.changes import maintenance
@@ -76,6 +76,17 @@ def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
 
     serve(load, port or settings.port, on_exit, host=host)
     return 0
+
+
+def with_channel_id(settings: Settings) -> Settings:
+    """Settings whose channel is the configured one's id, looked up in Slack once here when it
+    was given by name; raises ConfigError for a bad BOT_CONFIG or an unknown channel."""
+    from bot.slack.messenger import web_client
+
+    config = config_loader.load(settings.config_path, settings.ops_channel)
+    slack = web_client(settings.slack_bot_token, settings.slack_api_url)
+    channel = config_loader.resolve_channel(config, slack).channel
+    return replace(settings, ops_channel=channel) if channel else settings
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Example:
 
     default_env = "prod"
-    channel = "C0123456789"
+    channel = "C0123456789"       # or a name, "#fluxori-ops", looked up once at start-up
     services = ["fluxori-backend", "fluxori-frontend"]
 
     [environments.prod]
@@ -22,13 +22,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
 from bot.errors import ConfigError
 from bot.policy import parse_policy
 from handlers.config import FLUXORI_DEFAULTS, Environment, OpsConfig, SecretSpec
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9_]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]{2,}$")
+# Slack channel names: lowercase letters, numbers, hyphens and underscores, at most 80.
+_CHANNEL_NAME = re.compile(r"^#?[a-z0-9_-]{1,80}$")
+CHANNEL_FORMAT = "must be a channel id like C0123ABCD or a name like #fluxori-ops"
+LIST_PAGE = 200
 _TOP_KEYS = {
     "default_env",
     "channel",
@@ -45,8 +52,50 @@ def load(path: str, channel_override: str = "") -> OpsConfig:
     """Load and validate; raises ConfigError with one message per problem."""
     config = parse(_read(path), path) if path else FLUXORI_DEFAULTS
     if channel_override:
-        config = _with_channel(config, channel_override)
+        if not _is_channel(channel_override):
+            raise ConfigError([f"SLACK_OPS_CHANNEL `{channel_override}` {CHANNEL_FORMAT}."])
+        config = replace(config, channel=channel_override)
     return config
+
+
+def resolve_channel(config: OpsConfig, slack: WebClient) -> OpsConfig:
+    """The config with its channel as an id: chat.update and the readers accept only ids.
+    A name is looked up with conversations.list (every page); ConfigError when it is not
+    found or Slack cannot be asked."""
+    if not config.channel or _CHANNEL_ID.match(config.channel):
+        return config
+    name = config.channel.removeprefix("#")
+    try:
+        channel_id = _channel_id(slack, name)
+    except SlackApiError as err:
+        reason = str(err.response.get("error", "error"))
+        raise ConfigError(
+            [f"channel #{name}: Slack refused to list channels ({reason})."]
+        ) from None
+    except (SlackClientError, OSError) as err:
+        raise ConfigError(
+            [f"channel #{name}: cannot reach Slack ({type(err).__name__})."]
+        ) from None
+    if not channel_id:
+        raise ConfigError(
+            [f"channel #{name}: no such channel the bot can see; check the name or give its id."]
+        )
+    return replace(config, channel=channel_id)
+
+
+def _channel_id(slack: WebClient, name: str) -> str:
+    pages = slack.conversations_list(
+        types="public_channel,private_channel", exclude_archived=True, limit=LIST_PAGE
+    )
+    for page in pages:  # a SlackResponse follows response_metadata.next_cursor
+        for channel in page.get("channels") or ():
+            if channel.get("name") == name:
+                return str(channel["id"])
+    return ""
+
+
+def _is_channel(value: str) -> bool:
+    return bool(_CHANNEL_ID.match(value) or _CHANNEL_NAME.match(value))
 
 
 def _read(path: str) -> dict[str, Any]:
@@ -69,8 +118,8 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
     if default_env not in envs:
         problems.append(f"{source}: default_env `{default_env}` is not one of the environments.")
     channel = raw.get("channel", "")
-    if channel and not (isinstance(channel, str) and _CHANNEL.match(channel)):
-        problems.append(f"{source}: channel `{channel}` must be a channel id like C0123ABCD.")
+    if channel and not (isinstance(channel, str) and _is_channel(channel)):
+        problems.append(f"{source}: channel `{channel}` {CHANNEL_FORMAT}.")
     policy = parse_policy(raw.get("policy"), tuple(envs), problems, source)
     ttl = _positive_int(raw, "action_ttl_minutes", 15, problems, source)
     watch = _positive_int(raw, "rollback_watch_minutes", 5, problems, source)
@@ -147,7 +196,3 @@ def _positive_int(
         problems.append(f"{source}: {key} must be a positive whole number of minutes.")
         return default
     return value
-
-
-def _with_channel(config: OpsConfig, channel: str) -> OpsConfig:
-    return replace(config, channel=channel)

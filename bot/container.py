@@ -82,6 +82,7 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         secrets=lazy("gcp.secrets", "SecretManagerAdapter", clients),
     )
     slack = web_client(settings.slack_bot_token, settings.slack_api_url)
+    ops_config = config_loader.resolve_channel(ops_config, slack)
     queue = open_queue(settings, lambda job: dispatch(job, deps))
     store = open_store(settings)
     rules = ops_config.extra.get("policy")

@@ -1,15 +1,25 @@
 """Cloud Monitoring incidents (Pub/Sub notification schema 1.2, tolerating 1.1): parse, map to
-the configured environment and service, and choose the runbook's first steps as buttons."""
+the configured environment and service, and choose the runbook's first steps as buttons.
+
+Values carry the unit the condition measures in: Monitoring sends `observed_value` and
+`threshold_value` as bare numbers, so the unit comes from the incident's `metric.type` and its
+`condition.conditionThreshold` (a `denominatorFilter` makes a ratio, an `ALIGN_RATE` aligner a
+per-second rate), as described for MetricThreshold in the AlertPolicy reference
+(https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from handlers import blocks as bk
 from handlers.config import OpsConfig
+from handlers.markdown import to_mrkdwn
 from handlers.pubsub import UnreadableAlert
 from handlers.timefmt import human
 
@@ -34,6 +44,8 @@ SEVERITY_ICONS = {
     "warning": ":warning:",
 }
 MAX_SUMMARY = 1500
+PERCENT = "%"  # a ratio condition: Monitoring sends the fraction, shown as a percentage
+_FILTER_METRIC = re.compile(r'metric\.type\s*=\s*"([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Incident:
     documentation: str
     links: tuple[tuple[str, str], ...] = ()
     version: str = "1.2"
+    unit: str = ""  # "%", "ms", "requests/s", "/s" or "" (the bare number)
 
     @property
     def key(self) -> str:
@@ -109,11 +122,41 @@ def parse_incident(data: bytes, config: OpsConfig) -> Incident:
             if isinstance(link, dict) and link.get("url")
         ),
         version=str(doc.get("version") or "1.2"),
+        unit=_unit(raw),
     )
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _unit(raw: dict[str, Any]) -> str:
+    threshold = _dict(_dict(raw.get("condition")).get("conditionThreshold"))
+    found = _FILTER_METRIC.search(str(threshold.get("filter") or ""))
+    metric = str(_dict(raw.get("metric")).get("type") or (found[1] if found else ""))
+    aligners = {_dict(a).get("perSeriesAligner") for a in threshold.get("aggregations") or ()}
+    if threshold.get("denominatorFilter"):
+        return PERCENT
+    if metric.endswith("/request_latencies"):  # Cloud Run reports latencies in ms
+        return "ms"
+    if "ALIGN_RATE" in aligners:
+        return "requests/s" if metric.endswith("/request_count") else "/s"
+    return ""
+
+
+def with_unit(value: str, unit: str) -> str:
+    """A value as people read it: `17.400` requests/s as "17.4 requests/s", a ratio of
+    0.052 as "5.2%"; what is not a number is shown as sent (escaped)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return bk.escape_clipped(value) or "?"
+    if not math.isfinite(number):
+        return bk.escape_clipped(value)
+    if unit == PERCENT:
+        number *= 100
+    shown = f"{number:,.2f}".rstrip("0").rstrip(".") if abs(number) >= 1 else f"{number:.3g}"
+    return f"{shown}{'' if unit in (PERCENT, '/s', '') else ' '}{unit}"
 
 
 def _environment(label: str, project: str, config: OpsConfig) -> str:
@@ -153,7 +196,7 @@ def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
     facts = []
     if incident.observed or incident.threshold:
         observed, threshold = (
-            bk.escape_clipped(v) or "?" for v in (incident.observed, incident.threshold)
+            with_unit(v, incident.unit) for v in (incident.observed, incident.threshold)
         )
         facts.append(f"*Observed* {observed} against threshold {threshold}")
     if incident.started_at:
@@ -164,6 +207,8 @@ def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
     ]
     if facts:
         out.append(bk.section(" · ".join(facts)))
+    if incident.documentation.strip():
+        out.append(bk.section(to_mrkdwn(incident.documentation, bk.CONSOLE)))
     out.append(bk.context(*_links(incident)))
     if not incident.known_service:
         out.append(bk.context(UNMAPPED))
@@ -186,9 +231,21 @@ def _duration(incident: Incident, opened: Incident | None) -> str:
     return ""
 
 
-def resolved_reply(incident: Incident, opened: Incident | None) -> list[bk.Block]:
-    observed = f" (now {bk.escape_clipped(incident.observed)})" if incident.observed else ""
-    return [bk.section(f":white_check_mark: Resolved{_duration(incident, opened)}{observed}.")]
+def resolved_reply(
+    incident: Incident, opened: Incident | None, waiting: tuple[tuple[str, str], ...] = ()
+) -> list[bk.Block]:
+    """The thread's closing line; `waiting` names the plans (title, id) still unconfirmed."""
+    observed = f" (now {with_unit(incident.observed, incident.unit)})" if incident.observed else ""
+    out = [bk.section(f":white_check_mark: Resolved{_duration(incident, opened)}{observed}.")]
+    if waiting:
+        plans = "\n".join(f"• {bk.escape_clipped(title)} {bk.code(id_)}" for title, id_ in waiting)
+        out.append(
+            bk.section(
+                f":hourglass_flowing_sand: Still waiting for confirmation:\n{plans}\n"
+                "Confirm only if still needed; otherwise Cancel."
+            )
+        )
+    return out
 
 
 def closed_card(incident: Incident, opened: Incident | None, acked_by: str = "") -> list[bk.Block]:

@@ -52,6 +52,7 @@ SCOPES_BY_METHOD: dict[str, str | None] = {
     "usergroups_users_list": "usergroups:read",
     "users_info": "users:read",
     "conversations_info": "channels:read",  # and groups:read for private channels
+    "conversations_list": "channels:read",  # a channel given by name, looked up at start-up
     "views_open": None,
     "views_update": None,
     "views_push": None,
@@ -305,7 +306,7 @@ def test_manifest_scopes_are_exactly_what_the_code_calls() -> None:
     if "app.command(" in BOT_SOURCE:
         needed.add("commands")
     if "channels:read" in needed:
-        needed.add("groups:read")  # conversations.info on private channels
+        needed.add("groups:read")  # conversations.info/list on private channels
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
 
 

@@ -77,7 +77,7 @@ def test_bad_toml_config_lists_problems(tmp_path: Path) -> None:
     """Each wrong value in BOT_CONFIG is named."""
     path = tmp_path / "bot.toml"
     path.write_text(
-        'default_env = "qa"\nservices = ["API!"]\nchannel = "general"\ncolour = "blue"\n'
+        'default_env = "qa"\nservices = ["API!"]\nchannel = "General Ops"\ncolour = "blue"\n'
         '[environments.dev]\nproject = "X"\nregion = "mars"\n'
         '[secrets.k]\nconsumers = ["other"]\n'
     )
@@ -88,7 +88,7 @@ def test_bad_toml_config_lists_problems(tmp_path: Path) -> None:
         "unknown key `colour`",
         "default_env `qa`",
         "service `API!`",
-        "channel `general`",
+        "channel `General Ops`",
         "project `X`",
         "region `mars`",
         "consumers ['other']",

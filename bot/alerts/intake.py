@@ -15,6 +15,8 @@ from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.push_auth import PushAuthError, PushVerifier
 from bot.runtime.web import plain, read_body
+from bot.slack import cards
+from bot.store import Action, Event, Filters, State
 from handlers import alerts
 from handlers.alerts import Incident
 from handlers.pubsub import UnreadableAlert, parse_envelope
@@ -103,8 +105,34 @@ def _publish(incident: Incident, deps: Deps) -> None:
         alerts.closed_card(incident, first, acked),
         alerts.fallback(incident),
     )
-    reply = alerts.resolved_reply(incident, first)
+    waiting = tuple((plan.summary, plan.id) for plan in _end_plans(incident, deps))
+    reply = alerts.resolved_reply(incident, first, waiting)
     deps.messenger.post(opened["channel"], reply, alerts.fallback(incident), thread_ts=opened["ts"])
+
+
+def _end_plans(incident: Incident, deps: Deps) -> list[Action]:
+    """The incident's plans still pending: each records the resolution (once, however often
+    the close is delivered) and its card says so; they stay confirmable."""
+    if not incident.env:
+        return []
+    pending = deps.store.search(Filters(env=incident.env, states=(State.PENDING,), limit=50))
+    ended_at = incident.ended_at or deps.now()
+    waiting = []
+    for plan in (p for p in pending if p.alert_id == incident.incident_id):
+        if not any(e.kind == cards.INCIDENT_RESOLVED for e in plan.events):
+            event = Event(ended_at, cards.INCIDENT_RESOLVED, "", incident.incident_id)
+            deps.store.update(plan.id, {}, event)
+        current = deps.store.get(plan.id) or plan
+        if current.state is State.PENDING:  # not confirmed or cancelled meanwhile
+            if current.card_ts:
+                card = cards.card(current)
+                deps.messenger.update(current.channel, current.card_ts, card, current.summary)
+            waiting.append(current)
+    if waiting:
+        log.info(
+            "plans_marked_incident_resolved", incident=incident.incident_id, plans=len(waiting)
+        )
+    return waiting
 
 
 def _post_notice(message_id: str, reason: str, deps: Deps) -> None:

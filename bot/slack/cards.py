@@ -15,6 +15,7 @@ REPLAN = "action.replan"
 UNDO = "action.undo"
 DISABLE_OLD = "action.disable_old_version"
 CONTINUE = "action.continue"  # a canary roll forward's next step: the rest of the traffic
+INCIDENT_RESOLVED = "incident_resolved"  # event kind: the alert the plan came from closed
 
 STATE_LINES = {
     State.PENDING: ":hourglass_flowing_sand: Waiting for confirmation",
@@ -50,6 +51,9 @@ def card(action: Action) -> list[bk.Block]:
     """The whole card for the action's current state."""
     body = plan_blocks(plan_of(action), action.requested_by)
     body.append(bk.context(state_line(action) + f" · `{action.id}`"))
+    resolved = incident_resolved_line(action)
+    if resolved:
+        body.append(bk.context(resolved))
     if action.state is State.PENDING:
         body.append(buttons(action))
     return body
@@ -62,6 +66,17 @@ def state_line(action: Action) -> str:
         approved_by=action.approved_by or "?",
         cancelled_by=action.cancelled_by or "?",
         duration=took,
+    )
+
+
+def incident_resolved_line(action: Action) -> str:
+    """When the incident this plan answers has closed: when, and that Confirm still acts."""
+    ended = next((e for e in reversed(action.events) if e.kind == INCIDENT_RESOLVED), None)
+    if ended is None:
+        return ""
+    still = " · Confirm still applies this plan: only if it is still needed"
+    return f":white_check_mark: Incident resolved at {bk.slack_date(ended.at)}" + (
+        still if action.state is State.PENDING else ""
     )
 
 

@@ -93,15 +93,22 @@ def replies(ws: Workspace, args: Json) -> Json:
     return {"messages": copy.deepcopy(thread[: _limit(args)]), "has_more": False}
 
 
-def existing_channel(ws: Workspace, args: Json) -> Channel:
-    channel = ws.channel(str(args.get("channel") or ""))
+def existing_channel(ws: Workspace, args: Json, by_name: bool = False) -> Channel:
+    """The channel `args["channel"]` names. Slack documents a name ("#general") as accepted
+    only where posting: chat.postMessage's `channel` is "An encoded ID or channel name",
+    chat.postEphemeral's "Can be an encoded ID, or a name"; chat.update's is the "Channel
+    containing the message to be updated" and, like chat.delete, chat.getPermalink and the
+    conversations.* readers, takes an id, answering a name with channel_not_found
+    (https://docs.slack.dev/reference/methods/chat.update)."""
+    ref = str(args.get("channel") or "")
+    channel = ws.channel(ref) if by_name else ws.channels.get(ref)
     if channel is None or (channel.is_private and not ws.bot_is_member(channel)):
         raise ApiError("channel_not_found")
     return channel
 
 
 def postable_channel(ws: Workspace, args: Json) -> Channel:
-    channel = existing_channel(ws, args)
+    channel = existing_channel(ws, args, by_name=True)
     if channel.is_archived:
         raise ApiError("is_archived")
     if not ws.bot_is_member(channel):

@@ -1,7 +1,9 @@
-"""Who and where: auth.test, users.info, usergroups.users.list, conversations.info."""
+"""Who and where: auth.test, users.info, usergroups.users.list, conversations.info and
+conversations.list."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.dev.slack_emulator.chat import existing_channel
 from bot.dev.slack_emulator.errors import ApiError
 from bot.dev.slack_emulator.seed import UserSeed
-from bot.dev.slack_emulator.state import Workspace
+from bot.dev.slack_emulator.state import Channel, Workspace
 
 Json = dict[str, Any]
 
@@ -47,7 +49,37 @@ def usergroup_users(ws: Workspace, args: Json) -> Json:
 
 def conversation_info(ws: Workspace, args: Json) -> Json:
     channel = existing_channel(ws, args)
-    info: Json = {
+    info = _conversation(ws, channel)
+    if str(args.get("include_num_members", "")).lower() in ("1", "true"):
+        info["num_members"] = len(channel.members)
+    return {"channel": info}
+
+
+def conversation_list(ws: Workspace, args: Json) -> Json:
+    """conversations.list (https://docs.slack.dev/reference/methods/conversations.list):
+    `types` defaults to public_channel; `limit` defaults to 100 and is at most 1000; pages
+    follow `response_metadata.next_cursor`, empty on the last page. Private channels are
+    listed only to their members, as `groups:read` allows."""
+    types = _list_types(args)
+    archived_too = str(args.get("exclude_archived", "")).lower() not in ("1", "true")
+    listed = [
+        channel
+        for channel in ws.channels.values()
+        if ("private_channel" if channel.is_private else "public_channel") in types
+        and (not channel.is_private or ws.bot_is_member(channel))
+        and (archived_too or not channel.is_archived)
+    ]
+    start, limit = _cursor(args), _list_limit(args)
+    page = listed[start : start + limit]
+    more = start + limit < len(listed)
+    return {
+        "channels": [_conversation(ws, c) for c in page],
+        "response_metadata": {"next_cursor": _encode_cursor(start + limit) if more else ""},
+    }
+
+
+def _conversation(ws: Workspace, channel: Channel) -> Json:
+    return {
         "id": channel.id,
         "name": channel.name,
         "name_normalized": channel.name,
@@ -63,9 +95,40 @@ def conversation_info(ws: Workspace, args: Json) -> Json:
         "topic": {"value": "", "creator": "", "last_set": 0},
         "purpose": {"value": "", "creator": "", "last_set": 0},
     }
-    if str(args.get("include_num_members", "")).lower() in ("1", "true"):
-        info["num_members"] = len(channel.members)
-    return {"channel": info}
+
+
+def _list_types(args: Json) -> set[str]:
+    types = {t.strip() for t in str(args.get("types") or "public_channel").split(",")}
+    if not types <= {"public_channel", "private_channel", "mpim", "im"}:
+        raise ApiError("invalid_types")
+    return types
+
+
+def _list_limit(args: Json) -> int:
+    try:
+        limit = int(args.get("limit") or 100)
+    except ValueError:
+        raise ApiError("invalid_limit") from None
+    if not 0 < limit <= 1000:
+        raise ApiError("invalid_limit")
+    return limit
+
+
+def _cursor(args: Json) -> int:
+    cursor = str(args.get("cursor") or "")
+    if not cursor:
+        return 0
+    try:
+        kind, _, start = base64.b64decode(cursor, validate=True).decode().partition(":")
+    except ValueError:
+        raise ApiError("invalid_cursor") from None
+    if kind != "channel" or not start.isdigit():
+        raise ApiError("invalid_cursor")
+    return int(start)
+
+
+def _encode_cursor(start: int) -> str:
+    return base64.b64encode(f"channel:{start}".encode()).decode()
 
 
 def _person(ws: Workspace, user: UserSeed) -> Json:
@@ -122,4 +185,5 @@ METHODS: dict[str, Callable[[Workspace, Json], Json]] = {
     "users.info": users_info,
     "usergroups.users.list": usergroup_users,
     "conversations.info": conversation_info,
+    "conversations.list": conversation_list,
 }
