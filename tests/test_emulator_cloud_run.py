@@ -260,13 +260,13 @@ def test_invalid_resources_are_refused_with_cloud_runs_reason(services: Any) -> 
     with pytest.raises(gexc.InvalidArgument) as raised:
         update(services, run_v2.Service(name=BACKEND, template=template), "template")
     assert "template.containers[0].resources.limits" in raised.value.message
-    assert "for 1 CPU, memory must be between 512Mi and 4Gi" in raised.value.message
+    assert "For 1 CPU, memory must be at most 4Gi inclusive" in raised.value.message
 
 
 def test_service_scaling_min_above_max_is_refused(services: Any) -> None:
     """Service.scaling with min above max is INVALID_ARGUMENT."""
     scaling = run_v2.ServiceScaling(min_instance_count=8, max_instance_count=4)
-    with pytest.raises(gexc.InvalidArgument, match=r"Min instances \(8\) cannot be more"):
+    with pytest.raises(gexc.InvalidArgument, match=r"min_instance_count \(8\) must not be greater"):
         update(services, run_v2.Service(name=BACKEND, scaling=scaling), "scaling")
 
 
