@@ -6,8 +6,10 @@ import re
 
 import grpc
 import pytest
+from google.cloud import run_v2
+from google.cloud.run_v2.services.services.transports import ServicesGrpcTransport
 
-from gcp import errors
+from gcp import errors, run_rules
 from gcp.clients import Clients
 from gcp.emulator import Emulator
 from gcp.models import OperationProgress, SecretRef, ServiceChange, ServiceRef, TrafficTarget
@@ -362,3 +364,187 @@ def test_deploy_revision_of_a_service_without_the_secret_is_refused(
             revision_suffix="jwt-secret-v4",
         )
     assert run.get_service(PROD_FRONTEND) == service
+
+
+def test_deploy_from_a_base_revision_keeps_that_revisions_image(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """base_revision: the new revision has the base's image and secret pin, with change's
+    memory on top, at 0% under the tag; no secret_versions needed."""
+    before = run.get_service(PROD_BACKEND)
+    oldest = run.list_revisions(PROD_BACKEND)[-1]
+    assert oldest.image != before.image
+    service, name = run.deploy_revision(
+        PROD_BACKEND,
+        etag=before.etag,
+        tag="rebuild",
+        revision_suffix="rebuild-1",
+        base_revision=oldest.name,
+        change=ServiceChange(memory="2Gi"),
+    )
+    built = run.get_revision(PROD_BACKEND, name)
+    assert built.image == oldest.image
+    assert built.secret_versions == oldest.secret_versions == {"jwt-secret": "2"}
+    assert built.resources.memory == "2Gi"
+    assert service.serving == before.serving
+    assert TrafficTarget(percent=0, revision=name, tag="rebuild") in service.traffic
+
+
+def test_a_taken_revision_name_is_already_exists_naming_it(run: CloudRunAdapter) -> None:
+    """A revision-name collision is AlreadyExists (not Conflict) and names the revision."""
+    before = run.get_service(PROD_BACKEND)
+    deployed, name = run.deploy_revision(
+        PROD_BACKEND, etag=before.etag, tag="v4", revision_suffix="jwt-secret-v4"
+    )
+    with pytest.raises(errors.AlreadyExists, match=f"revision {name} already exists") as raised:
+        run.deploy_revision(
+            PROD_BACKEND,
+            etag=deployed.etag,
+            tag="v4b",
+            revision_suffix="jwt-secret-v4",
+            change=ServiceChange(memory="2Gi"),
+        )
+    assert not isinstance(raised.value, errors.Conflict)
+    assert run.get_service(PROD_BACKEND) == deployed
+
+
+# --- defence in depth ----------------------------------------------------------------------
+
+
+def test_validate_only_changes_nothing(run: CloudRunAdapter, emulator: Emulator) -> None:
+    """Every change as a dry run returns None: no revision, same etag, same traffic."""
+    service = run.get_service(PROD_BACKEND)
+    older = run.list_revisions(PROD_BACKEND)[1].name
+    count = revision_count(emulator)
+    targets = [TrafficTarget(percent=100, revision=older)]
+    dry_runs = [
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi", max_instances=20),
+                           service.etag, validate_only=True),
+        run.set_traffic(PROD_BACKEND, targets, service.etag, validate_only=True),
+        run.pin_revision(PROD_BACKEND, older, service.etag, validate_only=True),
+        run.route_to_latest(PROD_BACKEND, service.etag, validate_only=True),
+        run.deploy_revision(PROD_BACKEND, etag=service.etag, tag="t", revision_suffix="dry",
+                            secret_versions={"jwt-secret": "4"}, validate_only=True),
+    ]  # fmt: skip
+    assert dry_runs == [None] * 5
+    assert run.get_service(PROD_BACKEND) == service
+    assert revision_count(emulator) == count
+
+
+def test_validate_only_reports_cloud_runs_refusal(run: CloudRunAdapter, emulator: Emulator) -> None:
+    """A dry run of 6 CPU with 32Gi raises Cloud Run's own InvalidArgument; nothing changes."""
+    service = run.get_service(PROD_BACKEND)
+    change = ServiceChange(cpu="6", memory="32Gi")
+    with pytest.raises(errors.InvalidArgument, match="For 6 CPU, memory must be between 4Gi"):
+        run.update_scaling(PROD_BACKEND, change, service.etag, validate_only=True)
+    assert run.get_service(PROD_BACKEND) == service
+
+
+def test_a_change_between_plan_and_update_is_caught_without_etag_checks(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """With Cloud Run ignoring etags, the adapter's re-read still refuses a stale plan and
+    sends nothing; the change made meanwhile stands."""
+    emulator.run.enforce_etags = False
+    planned = run.get_service(PROD_BACKEND)
+    meanwhile = run.update_scaling(PROD_BACKEND, ServiceChange(max_instances=30), planned.etag)
+    older = run.list_revisions(PROD_BACKEND)[1].name
+    for attempt in (
+        lambda: run.pin_revision(PROD_BACKEND, older, planned.etag),
+        lambda: run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), planned.etag),
+        lambda: run.pin_revision(PROD_BACKEND, older, planned.etag, validate_only=True),
+    ):
+        with pytest.raises(errors.Conflict, match="nothing was sent"):
+            attempt()
+    assert run.get_service(PROD_BACKEND) == meanwhile
+
+
+def test_unreadable_operation_is_followed_through_the_service(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """GetOperation denied: the adapter follows the service's generation to the end and
+    returns it as usual, reporting progress meanwhile."""
+    emulator.run.operation_delay = 0.1
+    emulator.run.operations_denied = grpc.StatusCode.PERMISSION_DENIED
+    seen: list[OperationProgress] = []
+    before = run.get_service(PROD_BACKEND)
+    after = run.update_scaling(
+        PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag, on_progress=seen.append
+    )
+    assert after.latest_ready_revision == after.latest_created_revision
+    assert after.latest_created_revision != before.latest_created_revision
+    assert after.observed_generation == after.generation == before.generation + 1
+    assert after.serving == {after.latest_created_revision: 100}
+    assert [p.done for p in seen][-1] is True
+    assert seen[0].done is False
+
+
+def test_unreadable_operation_that_fails_raises_operation_failed(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """GetOperation not found and the revision fails: OperationFailed with the service."""
+    emulator.run.operation_delay = 0.1
+    emulator.run.operations_denied = grpc.StatusCode.NOT_FOUND
+    emulator.run.fail_next_revision("container exited with code 1")
+    before = run.get_service(PROD_BACKEND)
+    with pytest.raises(errors.OperationFailed, match="exited with code 1") as raised:
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag)
+    now = raised.value.service
+    assert now is not None
+    assert now.serving == before.serving
+    assert now.observed_generation == before.generation
+
+
+def test_traffic_to_a_revision_that_is_not_ready_fails_after_the_spec_changed(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """Cloud Run accepts 100% to a failed revision, then fails: OperationFailed carries the
+    service with the new spec but the old serving split, and pinning back works."""
+    before = run.get_service(PROD_BACKEND)
+    emulator.run.fail_next_revision("container exited with code 1")
+    with pytest.raises(errors.OperationFailed):
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag)
+    failed = run.get_service(PROD_BACKEND)
+    broken = failed.latest_created_revision
+    with pytest.raises(errors.OperationFailed, match=f"'{broken}' is not ready") as raised:
+        run.pin_revision(PROD_BACKEND, broken, failed.etag)
+    now = raised.value.service
+    assert now is not None
+    assert now.traffic == (TrafficTarget(percent=100, revision=broken),)
+    assert now.serving == before.serving
+    assert now.ready is not None
+    assert not now.ready.ok
+    back = run.pin_revision(PROD_BACKEND, before.latest_ready_revision, now.etag)
+    assert back.serving == before.serving
+    assert back.ready is not None
+    assert back.ready.ok
+
+
+def test_max_instances_on_a_fractional_cpu_service(run: CloudRunAdapter, clients: Clients) -> None:
+    """A 0.5 CPU service (concurrency 1, first generation, request-based CPU) takes max=20:
+    the rules find nothing to refuse and Cloud Run applies it."""
+    make_fractional(clients, PROD_FRONTEND)
+    service = run.get_service(PROD_FRONTEND)
+    assert (service.resources.cpu, service.concurrency) == ("0.5", 1)
+    assert (service.execution_environment, service.cpu_always_allocated) == ("gen1", False)
+    change = ServiceChange(max_instances=20)
+    assert (
+        run_rules.validate_change(run_rules.settings_of(service), run_rules.requested(change)) == []
+    )
+    after = run.update_scaling(PROD_FRONTEND, change, service.etag)
+    assert after.scaling.max_instances == 20
+
+
+def make_fractional(clients: Clients, ref: ServiceRef) -> None:
+    """Give the service a valid fractional-CPU template with the plain run_v2 client."""
+    services = clients.build(run_v2.ServicesClient, ServicesGrpcTransport)
+    template = run_v2.RevisionTemplate(
+        services.get_service(name=ref.name).template,
+        execution_environment=run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN1,
+    )
+    template.containers[0].resources.limits.update({"cpu": "0.5", "memory": "512Mi"})
+    template.containers[0].resources.cpu_idle = True
+    template.max_instance_request_concurrency = 1
+    service = run_v2.Service(name=ref.name, template=template)
+    request = run_v2.UpdateServiceRequest(service=service, update_mask={"paths": ["template"]})
+    services.update_service(request=request).result(timeout=5)
