@@ -97,27 +97,18 @@ class CloudRunAdapter:
         return to_revision(self._read_revision(ref, name))
 
     # --- changes ---------------------------------------------------------------------------
-
+    # The overloads say what validate_only returns: None for a dry run, else the result.
+    # fmt: off
     @overload
     def set_traffic(
-        self,
-        ref: ServiceRef,
-        targets: Sequence[TrafficTarget],
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
+        self, ref: ServiceRef, targets: Sequence[TrafficTarget], etag: str, *,
+        on_progress: Progress | None = None, deadline: float = DEADLINE,
         validate_only: Literal[False] = False,
     ) -> Service: ...
     @overload
     def set_traffic(
-        self,
-        ref: ServiceRef,
-        targets: Sequence[TrafficTarget],
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
+        self, ref: ServiceRef, targets: Sequence[TrafficTarget], etag: str, *,
+        on_progress: Progress | None = None, deadline: float = DEADLINE,
         validate_only: Literal[True],
     ) -> None: ...
     def set_traffic(
@@ -138,25 +129,13 @@ class CloudRunAdapter:
 
     @overload
     def pin_revision(
-        self,
-        ref: ServiceRef,
-        revision: str,
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
-        validate_only: Literal[False] = False,
+        self, ref: ServiceRef, revision: str, etag: str, *, on_progress: Progress | None = None,
+        deadline: float = DEADLINE, validate_only: Literal[False] = False,
     ) -> Service: ...
     @overload
     def pin_revision(
-        self,
-        ref: ServiceRef,
-        revision: str,
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
-        validate_only: Literal[True],
+        self, ref: ServiceRef, revision: str, etag: str, *, on_progress: Progress | None = None,
+        deadline: float = DEADLINE, validate_only: Literal[True],
     ) -> None: ...
     def pin_revision(
         self,
@@ -174,23 +153,13 @@ class CloudRunAdapter:
 
     @overload
     def route_to_latest(
-        self,
-        ref: ServiceRef,
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
-        validate_only: Literal[False] = False,
+        self, ref: ServiceRef, etag: str, *, on_progress: Progress | None = None,
+        deadline: float = DEADLINE, validate_only: Literal[False] = False,
     ) -> Service: ...
     @overload
     def route_to_latest(
-        self,
-        ref: ServiceRef,
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
-        validate_only: Literal[True],
+        self, ref: ServiceRef, etag: str, *, on_progress: Progress | None = None,
+        deadline: float = DEADLINE, validate_only: Literal[True],
     ) -> None: ...
     def route_to_latest(
         self,
@@ -207,24 +176,14 @@ class CloudRunAdapter:
 
     @overload
     def update_scaling(
-        self,
-        ref: ServiceRef,
-        change: ServiceChange,
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
+        self, ref: ServiceRef, change: ServiceChange, etag: str, *,
+        on_progress: Progress | None = None, deadline: float = DEADLINE,
         validate_only: Literal[False] = False,
     ) -> Service: ...
     @overload
     def update_scaling(
-        self,
-        ref: ServiceRef,
-        change: ServiceChange,
-        etag: str,
-        *,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
+        self, ref: ServiceRef, change: ServiceChange, etag: str, *,
+        on_progress: Progress | None = None, deadline: float = DEADLINE,
         validate_only: Literal[True],
     ) -> None: ...
     def update_scaling(
@@ -258,33 +217,17 @@ class CloudRunAdapter:
 
     @overload
     def deploy_revision(
-        self,
-        ref: ServiceRef,
-        *,
-        etag: str,
-        tag: str,
-        revision_suffix: str,
-        secret_versions: Mapping[str, str] | None = None,
-        base_revision: str | None = None,
-        change: ServiceChange | None = None,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
-        validate_only: Literal[False] = False,
+        self, ref: ServiceRef, *, etag: str, tag: str, revision_suffix: str,
+        secret_versions: Mapping[str, str] | None = None, base_revision: str | None = None,
+        change: ServiceChange | None = None, on_progress: Progress | None = None,
+        deadline: float = DEADLINE, validate_only: Literal[False] = False,
     ) -> tuple[Service, str]: ...
     @overload
     def deploy_revision(
-        self,
-        ref: ServiceRef,
-        *,
-        etag: str,
-        tag: str,
-        revision_suffix: str,
-        secret_versions: Mapping[str, str] | None = None,
-        base_revision: str | None = None,
-        change: ServiceChange | None = None,
-        on_progress: Progress | None = None,
-        deadline: float = DEADLINE,
-        validate_only: Literal[True],
+        self, ref: ServiceRef, *, etag: str, tag: str, revision_suffix: str,
+        secret_versions: Mapping[str, str] | None = None, base_revision: str | None = None,
+        change: ServiceChange | None = None, on_progress: Progress | None = None,
+        deadline: float = DEADLINE, validate_only: Literal[True],
     ) -> None: ...
     def deploy_revision(
         self,
@@ -329,6 +272,8 @@ class CloudRunAdapter:
         options = _Options(on_progress, deadline, validate_only)
         updated = self._send(ref, current, service, ["template", "traffic"], what, options, name)
         return None if updated is None else (updated, name)
+
+    # fmt: on
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -428,6 +373,8 @@ class CloudRunAdapter:
                 raise
             raise AlreadyExists(what, f"revision {revision} already exists: {err.detail}") from err
         if options.validate_only:
+            # Cloud Run refuses a dry run in the call itself; a done operation may still
+            # carry an error, which result() raises. Nothing was persisted either way.
             if operation.operation.done:
                 with translated(what):
                     operation.result()

@@ -52,8 +52,8 @@ def to_service(ref: ServiceRef, service: Any) -> Service:
         observed_generation=int(service.observed_generation),
         reconciling=bool(service.reconciling),
         execution_environment=GENERATIONS.get(template.execution_environment, ""),
-        # With resources set, CPU is request-only when cpu_idle is true (the v2 API's rule).
-        cpu_always_allocated=not main.resources.cpu_idle,
+        # cpu_idle defaults to true, but once resources are set it must be set explicitly.
+        cpu_always_allocated="resources" in main and not main.resources.cpu_idle,
     )
 
 

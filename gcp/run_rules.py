@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypedDict, TypeVar
+from dataclasses import asdict, dataclass
+from typing import TypedDict, TypeVar, cast
 
 from gcp.models import Service, ServiceChange
 
@@ -176,19 +176,10 @@ def settings_of(service: Service) -> Settings:
 
 
 def requested(change: ServiceChange) -> Settings:
-    """The values a change sets (None leaves a value as it is)."""
-    wanted: Settings = {}
-    if change.cpu is not None:
-        wanted["cpu"] = change.cpu
-    if change.memory is not None:
-        wanted["memory"] = change.memory
-    if change.concurrency is not None:
-        wanted["concurrency"] = change.concurrency
-    if change.min_instances is not None:
-        wanted["min_instances"] = change.min_instances
-    if change.max_instances is not None:
-        wanted["max_instances"] = change.max_instances
-    return wanted
+    """The values a change sets (None leaves a value as it is); its fields are Settings keys."""
+    return cast(
+        Settings, {key: value for key, value in asdict(change).items() if value is not None}
+    )
 
 
 def concurrency_problems(concurrency: int) -> list[str]:
@@ -290,29 +281,16 @@ def _memory_for_cpu(v: _Values) -> list[str]:
     return []
 
 
-def _fraction_concurrency(v: _Values) -> list[str]:
-    concurrency = v.raw["concurrency"]
-    if v.fraction is None or concurrency == 1:
-        return []
-    return [f"With {v.raw['cpu']} CPU (below 1), concurrency must be 1, not {concurrency}."]
+def _fraction_needs(key: str, allowed: Callable[[object], bool], need: str) -> _Rule:
+    """A rule for what a CPU below 1 requires of `key`; `need` may show the value as {}."""
 
+    def check(v: _Values) -> list[str]:
+        value = v.raw[key]  # type: ignore[literal-required]
+        if v.fraction is None or allowed(value):
+            return []
+        return [f"With {v.raw['cpu']} CPU (below 1), {need.format(value)}."]
 
-def _fraction_billing(v: _Values) -> list[str]:
-    if v.fraction is None or not v.raw["cpu_always_allocated"]:
-        return []
-    return [
-        f"With {v.raw['cpu']} CPU (below 1), CPU cannot be always allocated: the service must"
-        " use request-based billing."
-    ]
-
-
-def _fraction_generation(v: _Values) -> list[str]:
-    if v.fraction is None or v.raw["execution_environment"] != "gen2":
-        return []
-    return [
-        f"With {v.raw['cpu']} CPU (below 1), the service must use the first generation"
-        " execution environment, not the second."
-    ]
+    return _Rule(_keys("cpu", key), check)
 
 
 def _concurrency_range(v: _Values) -> list[str]:
@@ -351,9 +329,17 @@ RULES = (
     _Rule(_keys("cpu"), _cpu_value, alone=True),
     _Rule(_keys("memory", "execution_environment"), _memory_value, alone=True),
     _Rule(_keys("cpu", "memory"), _memory_for_cpu),
-    _Rule(_keys("cpu", "concurrency"), _fraction_concurrency),
-    _Rule(_keys("cpu", "cpu_always_allocated"), _fraction_billing),
-    _Rule(_keys("cpu", "execution_environment"), _fraction_generation),
+    _fraction_needs("concurrency", lambda n: n == 1, "concurrency must be 1, not {}"),
+    _fraction_needs(
+        "cpu_always_allocated",
+        lambda always: not always,
+        "CPU cannot be always allocated: the service must use request-based billing",
+    ),
+    _fraction_needs(
+        "execution_environment",
+        lambda generation: generation != "gen2",
+        "the service must use the first generation execution environment, not the second",
+    ),
     _Rule(_keys("concurrency"), _concurrency_range, alone=True),
     _Rule(_keys("min_instances"), _min_instances, alone=True),
     _Rule(_keys("max_instances"), _max_instances, alone=True),

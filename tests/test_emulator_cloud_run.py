@@ -354,7 +354,8 @@ def test_failed_revision_fails_the_operation_and_keeps_traffic(
 
 
 def test_operations_are_found_by_name(services: Any, emulator: Emulator) -> None:
-    """GetOperation serves operations by name and answers NOT_FOUND for others."""
+    """GetOperation serves operations by name and answers NOT_FOUND for others; with
+    operations_denied it answers that code, naming the missing permission."""
     emulator.run.operation_delay = 0.05
     scaling = run_v2.ServiceScaling(min_instance_count=1, max_instance_count=10)
     operation = update(services, run_v2.Service(name=BACKEND, scaling=scaling), "scaling")
@@ -364,6 +365,9 @@ def test_operations_are_found_by_name(services: Any, emulator: Emulator) -> None
     assert services.get_operation({"name": name}).done
     with pytest.raises(gexc.NotFound):
         services.get_operation({"name": f"{name}-missing"})
+    emulator.run.operations_denied = grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(gexc.PermissionDenied, match=re.escape("run.operations.get")):
+        services.get_operation({"name": name})
 
 
 # --- Cloud Run's documented limits (the emulator's own table) ------------------------------
@@ -521,13 +525,3 @@ def test_traffic_to_a_revision_that_is_not_ready_is_accepted_then_fails(
     assert after.generation == current.generation + 2
     assert after.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED
     assert not after.reconciling
-
-
-def test_operations_can_be_denied(services: Any, emulator: Emulator) -> None:
-    """operations_denied: GetOperation answers that code, naming the missing permission."""
-    emulator.run.operation_delay = 0.05
-    scaling = run_v2.ServiceScaling(min_instance_count=1, max_instance_count=10)
-    operation = update(services, run_v2.Service(name=BACKEND, scaling=scaling), "scaling")
-    emulator.run.operations_denied = grpc.StatusCode.PERMISSION_DENIED
-    with pytest.raises(gexc.PermissionDenied, match=re.escape("run.operations.get")):
-        services.get_operation({"name": operation.operation.name})
