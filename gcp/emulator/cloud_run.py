@@ -286,10 +286,19 @@ class CloudRun(TrafficSource):
                     f" at {current.etag}). Read it again and retry.",
                 )
             proposed = _merged(current, request.service, request.update_mask)
-            creating = self._check(current, proposed)
             if request.validate_only:
-                return _done_operation(_operation_name(current.name), proposed)
+                return self._dry_run(current, proposed)
+            creating = self._check(current, proposed)
             return self._apply(current, proposed, creating)
+
+    def _dry_run(self, current: Any, proposed: Any) -> Message:
+        """Every check, and nothing changes: not even the names the next update generates."""
+        names = self._rng.getstate()
+        try:
+            self._check(current, proposed)
+        finally:
+            self._rng.setstate(names)
+        return _done_operation(_operation_name(current.name), proposed)
 
     # --- updates ---------------------------------------------------------------------------
 
