@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gcp.models import Service
 
 
 class GcpError(Exception):
@@ -26,9 +30,15 @@ class PermissionDenied(GcpError):
 
 
 class Conflict(GcpError):
-    """The resource changed since it was read (stale etag) or already exists."""
+    """The resource changed since it was read (stale etag)."""
 
     hint = "Someone changed it in the meantime; look at the current state and plan again."
+
+
+class AlreadyExists(GcpError):
+    """A name is taken (e.g. a revision name); nothing changed since the plan because of it."""
+
+    hint = "A resource with that name already exists; use another name, or use the existing one."
 
 
 class InvalidArgument(GcpError):
@@ -46,7 +56,17 @@ class Unavailable(GcpError):
 
 
 class OperationFailed(GcpError):
+    """Cloud Run accepted the change, then could not bring it about.
+
+    The spec may already be changed: `service` is the service as it was read after the
+    failure (None if it could not be read), so its spec and what it serves can be reported.
+    """
+
     hint = "The change did not complete; look at the service's current state before retrying."
+
+    def __init__(self, what: str, detail: str = "", service: Service | None = None) -> None:
+        super().__init__(what, detail)
+        self.service = service
 
 
 def _mapping() -> tuple[tuple[type[Exception], type[GcpError]], ...]:
@@ -58,7 +78,7 @@ def _mapping() -> tuple[tuple[type[Exception], type[GcpError]], ...]:
         (gexc.Unauthenticated, PermissionDenied),
         (gexc.Aborted, Conflict),
         (gexc.FailedPrecondition, Conflict),
-        (gexc.AlreadyExists, Conflict),
+        (gexc.AlreadyExists, AlreadyExists),
         (gexc.InvalidArgument, InvalidArgument),
         (gexc.OutOfRange, InvalidArgument),
         (gexc.TooManyRequests, QuotaExceeded),

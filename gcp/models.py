@@ -93,6 +93,14 @@ class Service:
     ready: Condition | None = None
     conditions: tuple[Condition, ...] = ()
     update_time: datetime | None = None
+    observed_generation: int = 0
+    reconciling: bool = False
+    execution_environment: str = ""  # "gen1", "gen2", or "" when Cloud Run chooses
+    cpu_always_allocated: bool = False  # instance-based billing rather than request-based
+
+    @property
+    def secret_versions(self) -> dict[str, str]:
+        return pinned_versions(self.secrets)
 
     @property
     def serving(self) -> dict[str, int]:
@@ -123,6 +131,15 @@ class Revision:
     resources: Resources
     concurrency: int
     secrets: tuple[SecretRef, ...] = ()
+
+    @property
+    def secret_versions(self) -> dict[str, str]:
+        return pinned_versions(self.secrets)
+
+
+def pinned_versions(secrets: tuple[SecretRef, ...]) -> dict[str, str]:
+    """Secret name -> the version its consumers pin ("latest" when unpinned)."""
+    return {ref.secret: ref.version for ref in secrets}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from google.cloud import run_v2
 
+from gcp import run_rules
 from gcp.models import (
     Condition,
     Resources,
@@ -21,6 +22,10 @@ from gcp.models import (
 
 LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_CONCURRENCY, DEFAULT_MAX_INSTANCES = "1", "512Mi", 80, 100
+GENERATIONS = {
+    run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN1: "gen1",
+    run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN2: "gen2",
+}
 
 
 def to_service(ref: ServiceRef, service: Any) -> Service:
@@ -38,12 +43,17 @@ def to_service(ref: ServiceRef, service: Any) -> Service:
         traffic_statuses=tuple(_target(t) for t in service.traffic_statuses),
         scaling=_instances(service.scaling, template.scaling),
         resources=_resources(main),
-        concurrency=template.max_instance_request_concurrency or DEFAULT_CONCURRENCY,
+        concurrency=_concurrency(template.max_instance_request_concurrency, main),
         env={e.name: e.value for e in main.env if "value_source" not in e},
         secrets=_secrets(template.containers, template.volumes),
         ready=_condition(service.terminal_condition) if "terminal_condition" in service else None,
         conditions=tuple(_condition(c) for c in service.conditions),
         update_time=_time(service.update_time),
+        observed_generation=int(service.observed_generation),
+        reconciling=bool(service.reconciling),
+        execution_environment=GENERATIONS.get(template.execution_environment, ""),
+        # cpu_idle defaults to true, but once resources are set it must be set explicitly.
+        cpu_always_allocated="resources" in main and not main.resources.cpu_idle,
     )
 
 
@@ -60,7 +70,7 @@ def to_revision(revision: Any) -> Revision:
         ready_message="" if is_ready or ready is None else ready.message or ready.state.name,
         scaling=Scaling(revision.scaling.min_instance_count, revision.scaling.max_instance_count),
         resources=_resources(main),
-        concurrency=revision.max_instance_request_concurrency or DEFAULT_CONCURRENCY,
+        concurrency=_concurrency(revision.max_instance_request_concurrency, main),
         secrets=_secrets(revision.containers, revision.volumes),
     )
 
@@ -83,6 +93,17 @@ def _instances(service_level: Any, template_level: Any) -> Scaling:
         or template_level.max_instance_count
         or DEFAULT_MAX_INSTANCES,
     )
+
+
+def _concurrency(configured: int, container: Any) -> int:
+    """0 means Cloud Run's default: 80 from 1 CPU up, 1 below (RevisionTemplate's docs)."""
+    if configured:
+        return configured
+    try:
+        below_one = run_rules.parse_cpu(_resources(container).cpu) < 1
+    except ValueError:
+        below_one = False
+    return 1 if below_one else DEFAULT_CONCURRENCY
 
 
 def _resources(container: Any) -> Resources:

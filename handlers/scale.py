@@ -29,14 +29,8 @@ def parse_change(settings: dict[str, str]) -> tuple[ServiceChange, list[str]]:
 
 
 def validate(service: Service, change: ServiceChange) -> list[str]:
-    """Cloud Run's rules on the values the service would end up with."""
-    return run_rules.validate(
-        cpu=change.cpu or service.resources.cpu,
-        memory=change.memory or service.resources.memory,
-        concurrency=change.concurrency if change.concurrency is not None else service.concurrency,
-        min_instances=_pick(change.min_instances, service.scaling.min_instances),
-        max_instances=_pick(change.max_instances, service.scaling.max_instances),
-    )
+    """Cloud Run's rules on the values the change sets, in the combination it leaves."""
+    return run_rules.validate_change(run_rules.settings_of(service), run_rules.requested(change))
 
 
 def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
@@ -134,10 +128,6 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
             f" · concurrency {service.concurrency}; serving `{service.main_revision}`."
         ),
     )
-
-
-def _pick(new: int | None, current: int) -> int:
-    return current if new is None else new
 
 
 STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state)

@@ -44,3 +44,14 @@ def test_handlers_do_not_import_google_clients() -> None:
         if name.startswith(GOOGLE_CLIENTS)
     ]
     assert offenders == []
+
+
+def test_the_emulator_keeps_its_own_rules() -> None:
+    """gcp/emulator imports no other gcp module (not gcp.run_rules): it is an independent witness."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in (ROOT / "gcp" / "emulator").rglob("*.py")
+        for name in imported_modules(path)
+        if name.split(".")[0] == "gcp" and not name.startswith("gcp.emulator")
+    ]
+    assert offenders == []

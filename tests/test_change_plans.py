@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gcp.models import RequestStats, SecretRef, SecretVersion, TrafficTarget
+from gcp.models import RequestStats, Resources, SecretRef, SecretVersion, TrafficTarget
 from handlers import disable_version, rotate, scale, verify
 from handlers.plans import Refusal
 from tests.support.models import rev, service
@@ -120,3 +120,11 @@ def test_rollback_check_verdicts() -> None:
 def test_traffic_target_defaults() -> None:
     """A pinned target is not `latest`; the rollback helper builds such targets."""
     assert not TrafficTarget(percent=100, revision=rev(3).name).latest
+
+
+def test_max_on_a_fractional_cpu_service_plans() -> None:
+    """0.5 CPU with concurrency 80 breaks the documented rules, but max=20 does not touch
+    them: the plan is made and Cloud Run judges the rest."""
+    fractional = replace(service({5: 100}), resources=Resources("0.5", "512Mi"))
+    plan = scale.plan(fractional, {"max": "20"}, "prod")
+    assert [(c.what, c.after) for c in plan.changes] == [("Max instances", "20")]

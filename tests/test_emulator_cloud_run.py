@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import run_v2
@@ -260,13 +261,13 @@ def test_invalid_resources_are_refused_with_cloud_runs_reason(services: Any) -> 
     with pytest.raises(gexc.InvalidArgument) as raised:
         update(services, run_v2.Service(name=BACKEND, template=template), "template")
     assert "template.containers[0].resources.limits" in raised.value.message
-    assert "for 1 CPU, memory must be between 512Mi and 4Gi" in raised.value.message
+    assert "For 1 CPU, memory must be at most 4Gi inclusive" in raised.value.message
 
 
 def test_service_scaling_min_above_max_is_refused(services: Any) -> None:
     """Service.scaling with min above max is INVALID_ARGUMENT."""
     scaling = run_v2.ServiceScaling(min_instance_count=8, max_instance_count=4)
-    with pytest.raises(gexc.InvalidArgument, match=r"Min instances \(8\) cannot be more"):
+    with pytest.raises(gexc.InvalidArgument, match=r"min_instance_count \(8\) must not be greater"):
         update(services, run_v2.Service(name=BACKEND, scaling=scaling), "scaling")
 
 
@@ -353,7 +354,8 @@ def test_failed_revision_fails_the_operation_and_keeps_traffic(
 
 
 def test_operations_are_found_by_name(services: Any, emulator: Emulator) -> None:
-    """GetOperation serves operations by name and answers NOT_FOUND for others."""
+    """GetOperation serves operations by name and answers NOT_FOUND for others; with
+    operations_denied it answers that code, naming the missing permission."""
     emulator.run.operation_delay = 0.05
     scaling = run_v2.ServiceScaling(min_instance_count=1, max_instance_count=10)
     operation = update(services, run_v2.Service(name=BACKEND, scaling=scaling), "scaling")
@@ -363,3 +365,163 @@ def test_operations_are_found_by_name(services: Any, emulator: Emulator) -> None
     assert services.get_operation({"name": name}).done
     with pytest.raises(gexc.NotFound):
         services.get_operation({"name": f"{name}-missing"})
+    emulator.run.operations_denied = grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(gexc.PermissionDenied, match=re.escape("run.operations.get")):
+        services.get_operation({"name": name})
+
+
+# --- Cloud Run's documented limits (the emulator's own table) ------------------------------
+
+
+def with_resources(service: Any, cpu: str, memory: str, **fields: Any) -> run_v2.RevisionTemplate:
+    template = run_v2.RevisionTemplate(service.template, **fields)
+    template.containers[0].resources.limits.update({"cpu": cpu, "memory": memory})
+    return template
+
+
+def memory_of(service: Any) -> str:
+    return str(service.template.containers[0].resources.limits["memory"])
+
+
+FRACTION_OK = {
+    "max_instance_request_concurrency": 1,
+    "execution_environment": run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN1,
+}
+
+
+def test_six_cpu_with_32gi_is_refused(services: Any) -> None:
+    """6 vCPU allows 4 to 24 GiB: 32Gi is INVALID_ARGUMENT, 24Gi is accepted."""
+    current = services.get_service(name=BACKEND)
+    refused = run_v2.Service(name=BACKEND, template=with_resources(current, "6", "32Gi"))
+    with pytest.raises(
+        gexc.InvalidArgument, match="For 6 CPU, memory must be between 4Gi and 24Gi"
+    ):
+        update(services, refused, "template")
+    accepted = run_v2.Service(name=BACKEND, template=with_resources(current, "6", "24Gi"))
+    assert memory_of(update(services, accepted, "template").result(timeout=5)) == "24Gi"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (FRACTION_OK, ""),
+        ({**FRACTION_OK, "max_instance_request_concurrency": 80}, "must be 1, not 80"),
+        ({**FRACTION_OK, "execution_environment": 2}, "must be the first generation"),
+        ({"max_instance_request_concurrency": 1}, "must be the first generation"),  # seed: gen2
+    ],
+)
+def test_a_fraction_of_a_cpu_needs_concurrency_1_and_the_first_generation(
+    services: Any, fields: dict[str, Any], message: str
+) -> None:
+    """0.5 CPU is accepted with concurrency 1 on the first generation, refused otherwise."""
+    current = services.get_service(name=BACKEND)
+    template = with_resources(current, "0.5", "512Mi", **fields)
+    request = run_v2.Service(name=BACKEND, template=template)
+    if not message:
+        assert memory_of(update(services, request, "template").result(timeout=5)) == "512Mi"
+        return
+    with pytest.raises(gexc.InvalidArgument, match=message):
+        update(services, request, "template")
+
+
+def test_a_fraction_of_a_cpu_always_allocated_is_refused(services: Any) -> None:
+    """Below 1 CPU, CPU must be request-based: cpu_idle false is INVALID_ARGUMENT."""
+    current = services.get_service(name=BACKEND)
+    template = with_resources(current, "250m", "512Mi", **FRACTION_OK)
+    template.containers[0].resources.cpu_idle = False
+    with pytest.raises(gexc.InvalidArgument, match=r"only during requests \(cpu_idle\)"):
+        update(services, run_v2.Service(name=BACKEND, template=template), "template")
+
+
+def test_concurrency_left_unset_defaults_to_1_below_one_cpu(services: Any) -> None:
+    """Unset concurrency is 80 from 1 CPU up and 1 below (RevisionTemplate's documentation)."""
+    current = services.get_service(name=BACKEND)
+    template = with_resources(current, "0.5", "512Mi", **FRACTION_OK)
+    template.max_instance_request_concurrency = 0
+    result = update(services, run_v2.Service(name=BACKEND, template=template), "template")
+    assert result.result(timeout=5).template.max_instance_request_concurrency == 1
+
+
+def test_the_first_generation_takes_less_memory(services: Any) -> None:
+    """128Mi is refused on the second generation and accepted on the first."""
+    current = services.get_service(name=BACKEND)
+    second = run_v2.Service(name=BACKEND, template=with_resources(current, "1", "128Mi"))
+    with pytest.raises(gexc.InvalidArgument, match="between 512Mi and 32Gi"):
+        update(services, second, "template")
+    gen1 = {"execution_environment": run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN1}
+    first = run_v2.Service(name=BACKEND, template=with_resources(current, "1", "128Mi", **gen1))
+    assert memory_of(update(services, first, "template").result(timeout=5)) == "128Mi"
+
+
+# --- validate_only, etags, operations ------------------------------------------------------
+
+
+def test_validate_only_of_a_template_change_creates_no_revision(
+    services: Any, emulator: Emulator
+) -> None:
+    """A dry-run template change is done at once, with defaults filled in, and creates nothing."""
+    current = services.get_service(name=BACKEND)
+    before, names = emulator.run.get(BACKEND), emulator.run.revision_names()[BACKEND]
+    template = with_memory(current, "2Gi")
+    template.max_instance_request_concurrency = 0
+    request = run_v2.Service(name=BACKEND, etag=current.etag, template=template)
+    operation = update(services, request, "template", validate_only=True)
+    assert operation.done()
+    assert operation.result().template.max_instance_request_concurrency == 80
+    assert emulator.run.get(BACKEND) == before
+    assert emulator.run.revision_names()[BACKEND] == names
+
+
+def test_validate_only_refuses_what_an_update_would(services: Any, emulator: Emulator) -> None:
+    """A dry run answers ABORTED for a stale etag and ALREADY_EXISTS for a taken name."""
+    current = services.get_service(name=BACKEND)
+    stale = run_v2.Service(name=BACKEND, etag='"stale"', template=with_memory(current, "2Gi"))
+    with pytest.raises(gexc.Aborted, match="etag mismatch"):
+        update(services, stale, "template", validate_only=True)
+    taken = with_memory(current, "2Gi")
+    taken.revision = emulator.run.revision_names()[BACKEND][0]
+    with pytest.raises(gexc.AlreadyExists, match=f"'{taken.revision}'"):
+        update(
+            services, run_v2.Service(name=BACKEND, template=taken), "template", validate_only=True
+        )
+
+
+def test_etags_can_be_ignored_like_a_cloud_run_that_does_not_check_them(
+    services: Any, emulator: Emulator
+) -> None:
+    """enforce_etags off: an update carrying a stale etag is applied."""
+    old = services.get_service(name=BACKEND)
+    update(services, run_v2.Service(name=BACKEND, template=with_memory(old, "2Gi")), "template")
+    emulator.run.enforce_etags = False
+    stale = run_v2.Service(name=BACKEND, etag=old.etag, template=with_memory(old, "4Gi"))
+    update(services, stale, "template").result(timeout=5)
+    limits = emulator.run.get(BACKEND).template.containers[0].resources.limits
+    assert limits["memory"] == "4Gi"
+
+
+def test_traffic_to_a_revision_that_is_not_ready_is_accepted_then_fails(
+    services: Any, emulator: Emulator
+) -> None:
+    """Cloud Run accepts the split, then fails the operation: the spec names the revision,
+    traffic_statuses and observed_generation keep the last serving state."""
+    emulator.run.fail_next_revision("listen on port 8080 failed")
+    current = services.get_service(name=BACKEND)
+    serving = current.latest_ready_revision
+    failing = update(
+        services, run_v2.Service(name=BACKEND, template=with_memory(current, "2Gi")), "template"
+    )
+    with pytest.raises(gexc.GoogleAPICallError):
+        failing.result(timeout=5)
+    broken = emulator.run.get(BACKEND).latest_created_revision
+    accepted = update(
+        services, run_v2.Service(name=BACKEND, traffic=[revision_target(broken, 100)]), "traffic"
+    )
+    with pytest.raises(gexc.GoogleAPICallError, match=f"'{broken}' is not ready"):
+        accepted.result(timeout=5)
+    after = emulator.run.get(BACKEND)
+    assert [t.revision for t in after.traffic] == [broken]
+    assert emulator.run.serving_split(BACKEND) == {serving: 100}
+    assert after.observed_generation == current.generation
+    assert after.generation == current.generation + 2
+    assert after.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED
+    assert not after.reconciling

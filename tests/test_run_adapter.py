@@ -1,4 +1,4 @@
-"""The Cloud Run adapter over the real client library, against the emulator; and run_rules."""
+"""The Cloud Run adapter over the real client library, against the emulator."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 
 import grpc
 import pytest
+from google.cloud import run_v2
+from google.cloud.run_v2.services.services.transports import ServicesGrpcTransport
 
 from gcp import errors, run_rules
 from gcp.clients import Clients
@@ -153,15 +155,17 @@ def test_traffic_that_does_not_sum_to_100_is_invalid(run: CloudRunAdapter) -> No
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        (ServiceChange(memory="256Mi"), "Memory 256Mi is out of range"),
-        (ServiceChange(memory="64Gi", cpu="8"), "Memory 64Gi is out of range"),
-        (ServiceChange(cpu="3"), "CPU 3 is not supported"),
-        (ServiceChange(cpu="4"), "for 4 CPU, memory must be between 2Gi and 16Gi"),
-        (ServiceChange(cpu="8", memory="2Gi"), "for 8 CPU, memory must be between 4Gi and 32Gi"),
-        (ServiceChange(memory="8Gi"), "for 1 CPU, memory must be between 512Mi and 4Gi"),
+        (ServiceChange(memory="256Mi"), "Memory must be between 512Mi and 32Gi"),
+        (ServiceChange(memory="64Gi", cpu="8"), "Memory must be between 512Mi and 32Gi"),
+        (ServiceChange(cpu="3"), "Invalid value specified for cpu: '3'"),
+        (ServiceChange(cpu="4"), "For 4 CPU, memory must be between 2Gi and 16Gi"),
+        (ServiceChange(cpu="8", memory="2Gi"), "For 8 CPU, memory must be between 4Gi and 32Gi"),
+        (ServiceChange(memory="8Gi"), "For 1 CPU, memory must be at most 4Gi"),
+        (ServiceChange(cpu="6", memory="32Gi"), "For 6 CPU, memory must be between 4Gi and 24Gi"),
+        (ServiceChange(cpu="0.5", memory="512Mi"), "max_instance_request_concurrency must be 1"),
         (ServiceChange(concurrency=0), "Concurrency 0 is out of range"),
-        (ServiceChange(concurrency=1001), "Concurrency 1001 is out of range"),
-        (ServiceChange(min_instances=12), "Min instances (12) cannot be more than max (10)"),
+        (ServiceChange(concurrency=1001), "It must be between 1 and 1000"),
+        (ServiceChange(min_instances=12), "min_instance_count (12) must not be greater than"),
     ],
 )
 def test_each_validation_rule_is_refused_with_its_reason(
@@ -362,88 +366,185 @@ def test_deploy_revision_of_a_service_without_the_secret_is_refused(
     assert run.get_service(PROD_FRONTEND) == service
 
 
-# --- run_rules -----------------------------------------------------------------------------
-
-
-def test_validate_accepts_the_seeded_values() -> None:
-    """The seed's backend values break no rule."""
-    assert run_rules.validate("1", "1Gi", 80, 2, 10) == []
-
-
-@pytest.mark.parametrize(
-    ("cpu", "memory", "fragment"),
-    [
-        ("1", "4Gi", None),
-        ("1", "4097Mi", "for 1 CPU, memory must be between 512Mi and 4Gi"),
-        ("2", "8Gi", None),
-        ("2", "9Gi", "for 2 CPU, memory must be between 512Mi and 8Gi"),
-        ("4", "2Gi", None),
-        ("4", "1Gi", "for 4 CPU, memory must be between 2Gi and 16Gi"),
-        ("4", "17Gi", "for 4 CPU"),
-        ("6", "4Gi", None),
-        ("6", "3Gi", "for 6 CPU, memory must be between 4Gi and 32Gi"),
-        ("8", "32Gi", None),
-        ("8", "2Gi", "for 8 CPU, memory must be between 4Gi and 32Gi"),
-        ("1000m", "512Mi", None),
-        ("4000m", "2Gi", None),
-        ("1", "511Mi", "out of range"),
-        ("8", "33Gi", "out of range"),
-        ("3", "1Gi", "CPU 3 is not supported"),
-        ("0.5", "512Mi", "CPU 0.5 is not supported"),
-        ("lots", "1Gi", "not a number of CPUs"),
-        ("1", "1 GB", "not a size like 512Mi or 2Gi"),
-    ],
-)
-def test_validate_pairs_cpu_and_memory(cpu: str, memory: str, fragment: str | None) -> None:
-    """CPU must be 1/2/4/6/8 and memory must fit the CPU's documented range."""
-    problems = run_rules.validate(cpu, memory, 80, 0, 10)
-    if fragment is None:
-        assert problems == []
-    else:
-        assert len(problems) == 1
-        assert fragment in problems[0]
-
-
-@pytest.mark.parametrize(
-    ("concurrency", "min_instances", "max_instances", "fragment"),
-    [
-        (1, 0, 1, None),
-        (1000, 10, 10, None),
-        (0, 0, 1, "Concurrency 0"),
-        (1001, 0, 1, "Concurrency 1001"),
-        (80, 5, 3, "Min instances (5) cannot be more than max (3)"),
-        (80, -1, 3, "cannot be negative"),
-        (80, 0, 0, "Max instances 0 must be at least 1"),
-    ],
-)
-def test_validate_bounds_concurrency_and_instances(
-    concurrency: int, min_instances: int, max_instances: int, fragment: str | None
+def test_deploy_from_a_base_revision_keeps_that_revisions_image(
+    run: CloudRunAdapter, emulator: Emulator
 ) -> None:
-    """Concurrency is 1-1000; min instances are 0..max and max is at least 1."""
-    problems = run_rules.validate("1", "512Mi", concurrency, min_instances, max_instances)
-    if fragment is None:
-        assert problems == []
-    else:
-        assert len(problems) == 1
-        assert fragment in problems[0]
+    """base_revision: the new revision has the base's image and secret pin, with change's
+    memory on top, at 0% under the tag; no secret_versions needed."""
+    before = run.get_service(PROD_BACKEND)
+    oldest = run.list_revisions(PROD_BACKEND)[-1]
+    assert oldest.image != before.image
+    service, name = run.deploy_revision(
+        PROD_BACKEND,
+        etag=before.etag,
+        tag="rebuild",
+        revision_suffix="rebuild-1",
+        base_revision=oldest.name,
+        change=ServiceChange(memory="2Gi"),
+    )
+    built = run.get_revision(PROD_BACKEND, name)
+    assert built.image == oldest.image
+    assert built.secret_versions == oldest.secret_versions == {"jwt-secret": "2"}
+    assert built.resources.memory == "2Gi"
+    assert service.serving == before.serving
+    assert TrafficTarget(percent=0, revision=name, tag="rebuild") in service.traffic
 
 
-def test_validate_reports_every_broken_rule() -> None:
-    """Several wrong values give one message each."""
-    assert len(run_rules.validate("3", "64Gi", 0, 5, 1)) == 4
+def test_a_taken_revision_name_is_already_exists_naming_it(run: CloudRunAdapter) -> None:
+    """A revision-name collision is AlreadyExists (not Conflict) and names the revision."""
+    before = run.get_service(PROD_BACKEND)
+    deployed, name = run.deploy_revision(
+        PROD_BACKEND, etag=before.etag, tag="v4", revision_suffix="jwt-secret-v4"
+    )
+    with pytest.raises(errors.AlreadyExists, match=f"revision {name} already exists") as raised:
+        run.deploy_revision(
+            PROD_BACKEND,
+            etag=deployed.etag,
+            tag="v4b",
+            revision_suffix="jwt-secret-v4",
+            change=ServiceChange(memory="2Gi"),
+        )
+    assert not isinstance(raised.value, errors.Conflict)
+    assert run.get_service(PROD_BACKEND) == deployed
 
 
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [("512Mi", 512 * 1024**2), ("2Gi", 2 * 1024**3), ("1G", 10**9), ("1024", 1024)],
-)
-def test_parse_memory_reads_binary_and_decimal_units(text: str, size: int) -> None:
-    """Memory quantities parse like Kubernetes': Mi/Gi binary, M/G decimal, bare bytes."""
-    assert run_rules.parse_memory(text) == size
+# --- defence in depth ----------------------------------------------------------------------
 
 
-def test_parse_cpu_reads_counts_and_millicores() -> None:
-    """CPU parses as a count or in millicores."""
-    assert run_rules.parse_cpu("2") == 2.0
-    assert run_rules.parse_cpu("1000m") == 1.0
-    assert run_rules.format_memory(run_rules.parse_memory("768Mi")) == "768Mi"
+def test_validate_only_changes_nothing(run: CloudRunAdapter, emulator: Emulator) -> None:
+    """Every change as a dry run returns None: no revision, same etag, same traffic."""
+    service = run.get_service(PROD_BACKEND)
+    older = run.list_revisions(PROD_BACKEND)[1].name
+    count = revision_count(emulator)
+    targets = [TrafficTarget(percent=100, revision=older)]
+    dry_runs = [
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi", max_instances=20),
+                           service.etag, validate_only=True),
+        run.set_traffic(PROD_BACKEND, targets, service.etag, validate_only=True),
+        run.pin_revision(PROD_BACKEND, older, service.etag, validate_only=True),
+        run.route_to_latest(PROD_BACKEND, service.etag, validate_only=True),
+        run.deploy_revision(PROD_BACKEND, etag=service.etag, tag="t", revision_suffix="dry",
+                            secret_versions={"jwt-secret": "4"}, validate_only=True),
+    ]  # fmt: skip
+    assert dry_runs == [None] * 5
+    assert run.get_service(PROD_BACKEND) == service
+    assert revision_count(emulator) == count
+
+
+def test_validate_only_reports_cloud_runs_refusal(run: CloudRunAdapter, emulator: Emulator) -> None:
+    """A dry run of 6 CPU with 32Gi raises Cloud Run's own InvalidArgument; nothing changes."""
+    service = run.get_service(PROD_BACKEND)
+    change = ServiceChange(cpu="6", memory="32Gi")
+    with pytest.raises(errors.InvalidArgument, match="For 6 CPU, memory must be between 4Gi"):
+        run.update_scaling(PROD_BACKEND, change, service.etag, validate_only=True)
+    assert run.get_service(PROD_BACKEND) == service
+
+
+def test_a_change_between_plan_and_update_is_caught_without_etag_checks(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """With Cloud Run ignoring etags, the adapter's re-read still refuses a stale plan and
+    sends nothing; the change made meanwhile stands."""
+    emulator.run.enforce_etags = False
+    planned = run.get_service(PROD_BACKEND)
+    meanwhile = run.update_scaling(PROD_BACKEND, ServiceChange(max_instances=30), planned.etag)
+    older = run.list_revisions(PROD_BACKEND)[1].name
+    for attempt in (
+        lambda: run.pin_revision(PROD_BACKEND, older, planned.etag),
+        lambda: run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), planned.etag),
+        lambda: run.pin_revision(PROD_BACKEND, older, planned.etag, validate_only=True),
+    ):
+        with pytest.raises(errors.Conflict, match="nothing was sent"):
+            attempt()
+    assert run.get_service(PROD_BACKEND) == meanwhile
+
+
+def test_unreadable_operation_is_followed_through_the_service(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """GetOperation denied: the adapter follows the service's generation to the end and
+    returns it as usual, reporting progress meanwhile."""
+    emulator.run.operation_delay = 0.1
+    emulator.run.operations_denied = grpc.StatusCode.PERMISSION_DENIED
+    seen: list[OperationProgress] = []
+    before = run.get_service(PROD_BACKEND)
+    after = run.update_scaling(
+        PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag, on_progress=seen.append
+    )
+    assert after.latest_ready_revision == after.latest_created_revision
+    assert after.latest_created_revision != before.latest_created_revision
+    assert after.observed_generation == after.generation == before.generation + 1
+    assert after.serving == {after.latest_created_revision: 100}
+    assert [p.done for p in seen][-1] is True
+    assert seen[0].done is False
+
+
+def test_unreadable_operation_that_fails_raises_operation_failed(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """GetOperation not found and the revision fails: OperationFailed with the service."""
+    emulator.run.operation_delay = 0.1
+    emulator.run.operations_denied = grpc.StatusCode.NOT_FOUND
+    emulator.run.fail_next_revision("container exited with code 1")
+    before = run.get_service(PROD_BACKEND)
+    with pytest.raises(errors.OperationFailed, match="exited with code 1") as raised:
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag)
+    now = raised.value.service
+    assert now is not None
+    assert now.serving == before.serving
+    assert now.observed_generation == before.generation
+
+
+def test_traffic_to_a_revision_that_is_not_ready_fails_after_the_spec_changed(
+    run: CloudRunAdapter, emulator: Emulator
+) -> None:
+    """Cloud Run accepts 100% to a failed revision, then fails: OperationFailed carries the
+    service with the new spec but the old serving split, and pinning back works."""
+    before = run.get_service(PROD_BACKEND)
+    emulator.run.fail_next_revision("container exited with code 1")
+    with pytest.raises(errors.OperationFailed):
+        run.update_scaling(PROD_BACKEND, ServiceChange(memory="2Gi"), before.etag)
+    failed = run.get_service(PROD_BACKEND)
+    broken = failed.latest_created_revision
+    with pytest.raises(errors.OperationFailed, match=f"'{broken}' is not ready") as raised:
+        run.pin_revision(PROD_BACKEND, broken, failed.etag)
+    now = raised.value.service
+    assert now is not None
+    assert now.traffic == (TrafficTarget(percent=100, revision=broken),)
+    assert now.serving == before.serving
+    assert now.ready is not None
+    assert not now.ready.ok
+    back = run.pin_revision(PROD_BACKEND, before.latest_ready_revision, now.etag)
+    assert back.serving == before.serving
+    assert back.ready is not None
+    assert back.ready.ok
+
+
+def test_max_instances_on_a_fractional_cpu_service(run: CloudRunAdapter, clients: Clients) -> None:
+    """A 0.5 CPU service (concurrency 1, first generation, request-based CPU) takes max=20:
+    the rules find nothing to refuse and Cloud Run applies it."""
+    make_fractional(clients, PROD_FRONTEND)
+    service = run.get_service(PROD_FRONTEND)
+    assert (service.resources.cpu, service.concurrency) == ("0.5", 1)
+    assert (service.execution_environment, service.cpu_always_allocated) == ("gen1", False)
+    change = ServiceChange(max_instances=20)
+    assert (
+        run_rules.validate_change(run_rules.settings_of(service), run_rules.requested(change)) == []
+    )
+    after = run.update_scaling(PROD_FRONTEND, change, service.etag)
+    assert after.scaling.max_instances == 20
+
+
+def make_fractional(clients: Clients, ref: ServiceRef) -> None:
+    """Give the service a valid fractional-CPU template with the plain run_v2 client."""
+    services = clients.build(run_v2.ServicesClient, ServicesGrpcTransport)
+    template = run_v2.RevisionTemplate(
+        services.get_service(name=ref.name).template,
+        execution_environment=run_v2.ExecutionEnvironment.EXECUTION_ENVIRONMENT_GEN1,
+    )
+    template.containers[0].resources.limits.update({"cpu": "0.5", "memory": "512Mi"})
+    template.containers[0].resources.cpu_idle = True
+    template.max_instance_request_concurrency = 1
+    service = run_v2.Service(name=ref.name, template=template)
+    request = run_v2.UpdateServiceRequest(service=service, update_mask={"paths": ["template"]})
+    services.update_service(request=request).result(timeout=5)

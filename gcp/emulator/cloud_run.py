@@ -3,11 +3,19 @@
 Behaves like Cloud Run where the bot's safety depends on it: a template change creates one
 revision (`<service>-000NN-xyz`, or the name in `template.revision`), a traffic or
 service-level scaling change does not; `traffic` is validated; every update changes `etag`
-and `generation`, and an update carrying a stale `etag` is refused with ABORTED; resources
-are checked with `gcp.run_rules`. UpdateService answers a google.longrunning Operation that
-completes `operation_delay` seconds later (checked lazily on every call, no threads); the
-new revision becomes Ready and `traffic_statuses` follow then, or the revision fails
-(`fail_next_revision`) and traffic stays as it was.
+and `generation`, and an update carrying a stale `etag` is refused with ABORTED (unless
+`enforce_etags` is off, like a Cloud Run that ignores them); resources are checked against
+the emulator's own reading of the documentation (`run_limits`). `validate_only` runs every
+check and answers a done operation carrying the service as it would be, changing nothing.
+
+UpdateService answers a google.longrunning Operation that completes `operation_delay`
+seconds later (checked lazily on every call, no threads). Then the new revision becomes
+Ready and `traffic_statuses` follow, or the change fails with the spec already changed: the
+revision fails (`fail_next_revision`), or traffic names a revision that is not Ready (Cloud
+Run accepts such an update and fails its operation); `traffic_statuses`,
+`observed_generation` and `latest_ready_revision` then keep the last serving state and
+`terminal_condition` says why (Service.reconciling in run/v2/service.proto).
+`operations_denied` makes GetOperation answer as it does without `run.operations.get`.
 """
 
 from __future__ import annotations
@@ -112,6 +120,8 @@ class CloudRun(TrafficSource):
     def __init__(self, clock: Callable[[], datetime] = utc_now, seed: int | None = None) -> None:
         self.clock = clock
         self.operation_delay = 0.0
+        self.enforce_etags = True
+        self.operations_denied: grpc.StatusCode | None = None
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._services: dict[str, Any] = {}
@@ -250,6 +260,12 @@ class CloudRun(TrafficSource):
         return response  # type: ignore[no-any-return]
 
     def get_operation(self, request: Any) -> Message:
+        if self.operations_denied is not None:
+            raise EmulatorError(
+                self.operations_denied,
+                f"Permission 'run.operations.get' denied on resource '{request.name}'"
+                " (or it may not exist).",
+            )
         with self._lock:
             self._settle()
             operation = self._operations.get(request.name)
@@ -261,7 +277,8 @@ class CloudRun(TrafficSource):
         with self._lock:
             self._settle()
             current = self._service(request.service.name)
-            if request.service.etag and request.service.etag != current.etag:
+            stale = request.service.etag and request.service.etag != current.etag
+            if stale and self.enforce_etags:
                 raise EmulatorError(
                     grpc.StatusCode.ABORTED,
                     f"The resource '{_service_id(current.name)}' has changed since it was read"
@@ -269,10 +286,19 @@ class CloudRun(TrafficSource):
                     f" at {current.etag}). Read it again and retry.",
                 )
             proposed = _merged(current, request.service, request.update_mask)
-            creating = self._check(current, proposed)
             if request.validate_only:
-                return _done_operation(_operation_name(current.name), proposed)
+                return self._dry_run(current, proposed)
+            creating = self._check(current, proposed)
             return self._apply(current, proposed, creating)
+
+    def _dry_run(self, current: Any, proposed: Any) -> Message:
+        """Every check, and nothing changes: not even the names the next update generates."""
+        names = self._rng.getstate()
+        try:
+            self._check(current, proposed)
+        finally:
+            self._rng.setstate(names)
+        return _done_operation(_operation_name(current.name), proposed)
 
     # --- updates ---------------------------------------------------------------------------
 
@@ -283,10 +309,10 @@ class CloudRun(TrafficSource):
             proposed.traffic.append(run_traffic.latest_100())
         creating = self._creating(current, proposed)
         revisions = self._revisions[current.name]
-        ready = {name for name, r in revisions.items() if ready_state(r) == SUCCEEDED}
         problems = template_problems(proposed.template, _service_id(current.name))
         problems += scaling_problems("scaling", proposed.scaling)
-        problems += run_traffic.traffic_problems(proposed.traffic, revisions, ready, creating)
+        # A target on a revision that is not Ready is accepted: the operation fails later.
+        problems += run_traffic.traffic_problems(proposed.traffic, revisions, creating)
         if problems:
             raise invalid(" ".join(problems))
         if creating in revisions:
@@ -343,21 +369,15 @@ class CloudRun(TrafficSource):
         at = self.clock()
         service.reconciling = any(r.service == rollout.service for r in self._rollouts)
         if rollout.revision:
-            revision = self._revisions[rollout.service][rollout.revision]
-            if rollout.failure:
-                set_ready(revision, FAILED, rollout.failure, at)
-                message = (
-                    f"Revision '{rollout.revision}' is not ready and cannot serve traffic."
-                    f" {rollout.failure}"
-                )
-                _set_terminal(service, FAILED, message, at)
-                operation.done = True
-                operation.metadata.Pack(service)
-                operation.error.code = grpc.StatusCode.FAILED_PRECONDITION.value[0]
-                operation.error.message = message
-                return
-            set_ready(revision, SUCCEEDED, "", at)
-            service.latest_ready_revision = rollout.revision
+            self._finish_revision(rollout, service, at)
+        failure = self._failure(rollout, service)
+        operation.done = True
+        if failure:
+            _set_terminal(service, FAILED, failure, at)
+            operation.metadata.Pack(service)
+            operation.error.code = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+            operation.error.message = failure
+            return
         before = self._split(service)
         del service.traffic_statuses[:]
         service.traffic_statuses.extend(
@@ -367,9 +387,30 @@ class CloudRun(TrafficSource):
             self._split_changed[rollout.service] = at
         service.observed_generation = service.generation
         _set_terminal(service, SUCCEEDED, "", at)
-        operation.done = True
         operation.metadata.Pack(service)
         operation.response.Pack(service)
+
+    def _finish_revision(self, rollout: _Rollout, service: Any, at: datetime) -> None:
+        revision = self._revisions[rollout.service][rollout.revision]
+        if rollout.failure:
+            set_ready(revision, FAILED, rollout.failure, at)
+            return
+        set_ready(revision, SUCCEEDED, "", at)
+        service.latest_ready_revision = rollout.revision
+
+    def _failure(self, rollout: _Rollout, service: Any) -> str:
+        """Why the rollout cannot serve: its revision failed, or traffic names one not Ready."""
+        if rollout.failure:
+            return (
+                f"Revision '{rollout.revision}' is not ready and cannot serve traffic."
+                f" {rollout.failure}"
+            )
+        revisions = self._revisions[rollout.service]
+        for target in service.traffic:
+            named = revisions.get(target.revision)
+            if target.percent and named is not None and ready_state(named) != SUCCEEDED:
+                return f"Revision '{target.revision}' is not ready and cannot serve traffic."
+        return ""
 
     @staticmethod
     def _split(service: Any) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from google.cloud import run_v2
 
-from gcp import run_rules
+from gcp.emulator import run_limits
 
 ServicePb: Any = run_v2.Service.pb()
 RevisionPb: Any = run_v2.Revision.pb()
@@ -17,6 +17,9 @@ ConditionPb: Any = run_v2.Condition.pb()
 DEFAULT_CPU = "1000m"
 DEFAULT_MEMORY = "512Mi"
 DEFAULT_CONCURRENCY = 80
+FRACTION_CONCURRENCY = (
+    1  # the default below 1 CPU (RevisionTemplate.max_instance_request_concurrency)
+)
 READY = "Ready"
 SUCCEEDED = ConditionPb.State.Value("CONDITION_SUCCEEDED")
 RECONCILING = ConditionPb.State.Value("CONDITION_RECONCILING")
@@ -32,7 +35,7 @@ def apply_defaults(template: Any) -> None:
         limits.setdefault("cpu", DEFAULT_CPU)
         limits.setdefault("memory", DEFAULT_MEMORY)
     if not template.max_instance_request_concurrency:
-        template.max_instance_request_concurrency = DEFAULT_CONCURRENCY
+        template.max_instance_request_concurrency = _default_concurrency(template)
 
 
 def template_problems(template: Any, service_id: str) -> list[str]:
@@ -41,10 +44,10 @@ def template_problems(template: Any, service_id: str) -> list[str]:
         return ["template.containers: a revision needs at least one container."]
     problems: list[str] = []
     for index, container in enumerate(template.containers):
-        problems += _container_problems(f"template.containers[{index}]", container)
+        problems += _container_problems(f"template.containers[{index}]", container, template)
     problems += [
         f"template.max_instance_request_concurrency: {p}"
-        for p in run_rules.concurrency_problems(template.max_instance_request_concurrency)
+        for p in run_limits.concurrency_problems(template.max_instance_request_concurrency)
     ]
     problems += scaling_problems("template.scaling", template.scaling)
     if template.revision:
@@ -54,20 +57,21 @@ def template_problems(template: Any, service_id: str) -> list[str]:
 
 def scaling_problems(where: str, scaling: Any) -> list[str]:
     """min <= max; a max of 0 means "not set" in the API, so only min is checked then."""
-    minimum, maximum = scaling.min_instance_count, scaling.max_instance_count
-    if maximum == 0:
-        problems = run_rules.instance_problems(minimum, max(minimum, 1))
-    else:
-        problems = run_rules.instance_problems(minimum, maximum)
+    problems = run_limits.instance_problems(scaling.min_instance_count, scaling.max_instance_count)
     return [f"{where}: {p}" for p in problems]
 
 
-def _container_problems(where: str, container: Any) -> list[str]:
+def _container_problems(where: str, container: Any, template: Any) -> list[str]:
     problems = [] if container.image else [f"{where}.image: an image is required."]
-    limits = container.resources.limits
+    resources = container.resources
     problems += [
         f"{where}.resources.limits: {p}"
-        for p in run_rules.resource_problems(limits["cpu"], limits["memory"])
+        for p in run_limits.container_problems(
+            dict(resources.limits),
+            resources.cpu_idle,
+            template.max_instance_request_concurrency,
+            template.execution_environment,
+        )
     ]
     for env in container.env:
         ref = env.value_source.secret_key_ref
@@ -77,6 +81,12 @@ def _container_problems(where: str, container: Any) -> list[str]:
                 " must be a version number or 'latest'."
             )
     return problems
+
+
+def _default_concurrency(template: Any) -> int:
+    cpus = [run_limits.millicores(c.resources.limits["cpu"]) for c in template.containers]
+    below_one = bool(cpus) and all(m is not None and m < 1000 for m in cpus)
+    return FRACTION_CONCURRENCY if below_one else DEFAULT_CONCURRENCY
 
 
 def _revision_name_problems(name: str, service_id: str) -> list[str]:

@@ -21,15 +21,13 @@ def latest_100() -> Any:
     return TrafficTargetPb(type_=LATEST, percent=100)
 
 
-def traffic_problems(
-    targets: Sequence[Any], existing: Collection[str], ready: Collection[str], creating: str
-) -> list[str]:
+def traffic_problems(targets: Sequence[Any], existing: Collection[str], creating: str) -> list[str]:
     """Problems with `targets`; `creating` is the revision this update creates, or ""."""
     problems: list[str] = []
     tags: set[str] = set()
     for index, target in enumerate(targets):
         where = f"traffic[{index}]"
-        problems += _target_problems(where, target, existing, ready, creating)
+        problems += _target_problems(where, target, existing, creating)
         if target.tag:
             if target.tag in tags:
                 problems.append(f"{where}.tag: tag '{target.tag}' is used by more than one target.")
@@ -41,7 +39,7 @@ def traffic_problems(
 
 
 def _target_problems(
-    where: str, target: Any, existing: Collection[str], ready: Collection[str], creating: str
+    where: str, target: Any, existing: Collection[str], creating: str
 ) -> list[str]:
     if target.type_ not in (LATEST, REVISION):
         return [f"{where}.type: set TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST or _REVISION."]
@@ -56,19 +54,11 @@ def _target_problems(
         if target.revision:
             return [f"{where}.revision: must be empty when the type is LATEST."]
         return []
-    return _revision_problems(where, target, existing, ready, creating)
-
-
-def _revision_problems(
-    where: str, target: Any, existing: Collection[str], ready: Collection[str], creating: str
-) -> list[str]:
     name = target.revision
     if not name:
         return [f"{where}.revision: name a revision when the type is REVISION."]
     if name != creating and name not in existing:
         return [f"{where}.revision: Revision '{name}' referenced in traffic not found."]
-    if target.percent and name != creating and name not in ready:
-        return [f"{where}.revision: Revision '{name}' is not ready and cannot serve traffic."]
     return []
 
 
