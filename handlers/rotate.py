@@ -18,6 +18,8 @@ from handlers.actions import ChangeContext, ChangeSteps, secret_state
 from handlers.config import OpsConfig
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 from handlers.ports import Platform
+from handlers.revisions import image_tail
+from handlers.scale import refuse_split
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,19 @@ def consumers(secret: str, services: list[Service]) -> list[Consumer]:
 
 
 def plan(
-    secret: str, env: str, project: str, found: list[Consumer], versions: list[SecretVersion]
+    secret: str,
+    env: str,
+    project: str,
+    found: list[Consumer],
+    versions: list[SecretVersion],
+    images: Mapping[str, str] | None = None,
 ) -> Plan:
+    """`images`: consumer service -> the image its serving revision runs, which the new
+    revision keeps (it is built from the serving revision, not the template)."""
     if not found:
         raise Refusal(f"No configured service uses `{secret}` in {env}; nothing would pick it up.")
+    for consumer in found:
+        refuse_split(consumer.service)
     latest = max((int(v.version) for v in versions if v.version.isdigit()), default=0)
     enabled = [v.version for v in versions if v.enabled]
     changes = tuple(
@@ -65,13 +76,23 @@ def plan(
             " at 0% under a tag → wait for Ready → move 100% of traffic.",
             f"Enabled versions now: {', '.join(enabled) or 'none'}; the old ones stay enabled.",
             "Tokens signed with the old secret stop verifying once traffic moves.",
+            *(
+                f"`{name}` keeps serving `{image_tail(image)}`: the new revision is built from"
+                " the one serving now."
+                for name, image in (images or {}).items()
+            ),
         ),
         params={
             "project": project,
             "secret": secret,
             "previous_version": str(latest),
             "consumers": [
-                {"service": c.service.ref.service, "etag": c.service.etag} for c in found
+                {
+                    "service": c.service.ref.service,
+                    "etag": c.service.etag,
+                    "base_revision": c.service.main_revision,
+                }
+                for c in found
             ],
         },
     )
@@ -90,7 +111,14 @@ def consumer_services(ctx: ChangeContext) -> list[Service]:
 def plan_change(ctx: ChangeContext) -> Plan:
     users = consumer_services(ctx)
     versions = ctx.platform.secrets.list_versions(ctx.project, ctx.target)
-    return plan(ctx.target, ctx.env, ctx.project, consumers(ctx.target, users), versions)
+    found = consumers(ctx.target, users)
+    images = {
+        c.service.ref.service: ctx.platform.run.get_revision(
+            c.service.ref, c.service.main_revision
+        ).image
+        for c in found
+    }
+    return plan(ctx.target, ctx.env, ctx.project, found, versions, images)
 
 
 def execute(ctx: ChangeContext, progress: Progress) -> Result:
@@ -140,6 +168,7 @@ def _deploy(
             ref,
             etag=str(entry["etag"]),
             secret_versions={str(params["secret"]): version},
+            base_revision=str(entry.get("base_revision", "")) or None,
             tag=f"rotate-v{version}",
             revision_suffix=f"{params['secret']}-v{version}",
             on_progress=_reporter(ref.service, progress),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gcp import run_rules
-from gcp.models import Service, ServiceChange
+from gcp.models import OperationProgress, Revision, Service, ServiceChange
 from handlers import blocks as bk
 from handlers.actions import ChangeContext, ChangeSteps, service_state
 from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
+from handlers.revisions import image_tail
 
 INT_KEYS = {"min": "min_instances", "max": "max_instances", "concurrency": "concurrency"}
 TEMPLATE_KEYS = ("memory", "cpu", "concurrency")  # they live in the revision template
@@ -33,60 +36,77 @@ def validate(service: Service, change: ServiceChange) -> list[str]:
     return run_rules.validate_change(run_rules.settings_of(service), run_rules.requested(change))
 
 
-def plan(service: Service, settings: dict[str, str], env: str) -> Plan:
+def plan(
+    service: Service, settings: dict[str, str], env: str, base: Revision | None = None
+) -> Plan:
+    """`base`: the revision serving traffic when it is not the template's (after a rollback);
+    memory, CPU and concurrency then build on it, keeping its image."""
     change, problems = parse_change(settings)
-    problems = problems or [bk.escape(p) for p in validate(service, change)]
+    current = _as_serving(service, base)
+    problems = problems or [bk.escape(p) for p in validate(current, change)]
     if problems:
         raise Refusal("These values cannot be applied:\n" + "\n".join(f"• {p}" for p in problems))
     # The form sends every field: only values that differ are changes (an unchanged memory
     # must not count as a template change, which would make a needless revision).
-    differences = _differences(service, change)
+    differences = _differences(current, change)
     if not differences:
         raise Refusal(f"`{service.ref.service}` already has those values; nothing to change.")
     changes_template = any(key in TEMPLATE_KEYS for key in differences)
     if changes_template:
-        _check_template_is_serving(service)
-    notes = (
-        "Creates a new revision from the current template; it takes traffic as today's does."
-        if changes_template
-        else "Instance limits apply to the whole service: no new revision.",
-    )
+        refuse_split(service)
+    image = image_tail(base.image if base else service.image)
     return Plan(
         verb="scale",
         env=env,
         target=service.ref.service,
         title=f"Scale {service.ref.service}",
         changes=tuple(differences.values()),
-        notes=notes,
+        notes=(_how(service, base, changes_template), f"Serves `{image}` after this change."),
         params={
             "etag": service.etag,
             "settings": {key: change.after for key, change in differences.items()},
+            "base_revision": base.name if base and changes_template else "",
             "snapshot": snapshot(service),
         },
     )
 
 
-def _check_template_is_serving(service: Service) -> None:
-    reason = template_pinned(service)
-    if reason:
-        raise Refusal(reason)
-
-
-def template_pinned(service: Service) -> str | None:
-    """Why memory, CPU and concurrency cannot change now, or None if they can.
-
-    A template change builds on the latest revision. After a rollback traffic is pinned to an
-    older revision: a new revision would carry the newer (rolled-back) image and get no
-    traffic, so the change would not help.
-    """
-    latest = service.latest_created_revision
-    if not service.serving or latest in service.serving:
-        return None
+def _how(service: Service, base: Revision | None, changes_template: bool) -> str:
+    if not changes_template:
+        return "Instance limits apply to the whole service: no new revision."
+    if base is None:
+        return "Creates a new revision from the serving template; it takes traffic as today's does."
     return (
-        f"Traffic is pinned to `{service.main_revision}` but the template is that of"
-        f" `{latest}`; memory, CPU or concurrency changes would create a revision of"
-        " the newer image that gets no traffic. Change only min/max, or roll forward first."
+        f"Builds a new revision from `{base.name}`, the one serving (its image, not the"
+        f" template's `{service.latest_created_revision}`), and moves 100% to it once Ready."
     )
+
+
+def _as_serving(service: Service, base: Revision | None) -> Service:
+    """The service with the serving revision's resources, which a template change builds on."""
+    if base is None:
+        return service
+    return replace(service, resources=base.resources, concurrency=base.concurrency)
+
+
+def refuse_split(service: Service) -> None:
+    """A new revision replaces one serving revision: refused while traffic is split."""
+    split = service.serving
+    if len(split) > 1:
+        shares = ", ".join(f"`{name}` {pct}%" for name, pct in split.items())
+        raise Refusal(
+            f"Traffic of `{service.ref.service}` is split ({shares}): a new revision would"
+            " replace only one of them. Finish the split first: `/ops roll-forward` or"
+            " `/ops rollback --to REVISION`."
+        )
+
+
+def pinned_base(ctx: ChangeContext, service: Service) -> Revision | None:
+    """The serving revision when traffic is pinned away from the template's, else None."""
+    main = service.main_revision
+    if not service.serving or main == service.latest_created_revision:
+        return None
+    return ctx.platform.run.get_revision(ctx.service_ref, main)
 
 
 def _differences(service: Service, change: ServiceChange) -> dict[str, Change]:
@@ -106,20 +126,38 @@ def _differences(service: Service, change: ServiceChange) -> dict[str, Change]:
 
 
 def plan_change(ctx: ChangeContext) -> Plan:
-    return plan(ctx.platform.run.get_service(ctx.service_ref), ctx.params["settings"], ctx.env)
+    service = ctx.platform.run.get_service(ctx.service_ref)
+    return plan(service, ctx.params["settings"], ctx.env, pinned_base(ctx, service))
 
 
 def execute(ctx: ChangeContext, progress: Progress) -> Result:
-    ref, params, platform = ctx.service_ref, ctx.params, ctx.platform
-    settings = params["settings"]
-    assert isinstance(settings, dict)
+    ref, run = ctx.service_ref, ctx.platform.run
+    settings = ctx.params["settings"]
     change, _ = parse_change({str(k): str(v) for k, v in settings.items()})
-    service = platform.run.update_scaling(
+
+    def report(p: OperationProgress) -> None:
+        progress(f"Applying… {p.elapsed_seconds:.0f}s")
+
+    etag, base = str(ctx.params["etag"]), str(ctx.params.get("base_revision", ""))
+    if not base:
+        return _done(run.update_scaling(ref, change, etag, on_progress=report))
+    limits = ServiceChange(min_instances=change.min_instances, max_instances=change.max_instances)
+    if limits != ServiceChange():
+        etag = run.update_scaling(ref, limits, etag, on_progress=report).etag
+    template = replace(change, min_instances=None, max_instances=None)
+    deployed, name = run.deploy_revision(
         ref,
-        change,
-        str(params["etag"]),
-        on_progress=lambda p: progress(f"Applying… {p.elapsed_seconds:.0f}s"),
+        etag=etag,
+        tag=f"scale-{ctx.now:%H%M%S}",
+        revision_suffix=f"scale-{ctx.now:%m%d%H%M%S}",
+        base_revision=base,
+        change=template,
+        on_progress=report,
     )
+    return _done(run.pin_revision(ref, name, deployed.etag, on_progress=report))
+
+
+def _done(service: Service) -> Result:
     return Result(
         ok=True,
         summary=(

@@ -57,10 +57,22 @@ def test_scale_with_nothing_to_change_is_refused() -> None:
         scale.plan(service({5: 100}), {"min": "2", "max": "10"}, "prod")
 
 
-def test_template_change_refused_while_traffic_is_pinned_to_an_older_revision() -> None:
-    """After a rollback, memory changes would build on the rolled-back image: refused."""
-    with pytest.raises(Refusal, match="pinned"):
-        scale.plan(service({3: 100}), {"memory": "2Gi"}, "prod")
+def test_template_change_after_a_rollback_builds_on_the_serving_revision() -> None:
+    """After a rollback, memory changes build on the revision serving (its image), not the
+    template's newer image; the plan says so and which image serves after."""
+    made = scale.plan(service({3: 100}), {"memory": "2Gi"}, "prod", base=rev(3))
+    assert made.params["base_revision"] == rev(3).name
+    assert "Builds a new revision from `fluxori-backend-0003-abc`" in made.notes[0]
+    assert made.notes[1] == "Serves `backend:sha3` after this change."
+
+
+def test_template_change_refused_while_traffic_is_split() -> None:
+    """90/10: a new revision would replace only one of them; min/max still plan."""
+    with pytest.raises(Refusal, match="is split"):
+        scale.plan(service({5: 90, 3: 10}), {"memory": "2Gi"}, "prod")
+    assert scale.plan(service({5: 90, 3: 10}), {"max": "20"}, "prod").params["settings"] == {
+        "max": "20"
+    }
 
 
 def test_a_full_form_with_only_max_changed_is_no_template_change() -> None:
@@ -81,7 +93,9 @@ def test_rotation_plan_lists_consumers_and_how_they_use_the_secret() -> None:
     )
     assert plan.changes[0].after == "4 (new)"
     assert "env `JWT_SECRET` pinned to version 3" in plan.changes[1].what
-    assert plan.params["consumers"] == [{"service": "fluxori-backend", "etag": "etag-1"}]
+    assert plan.params["consumers"] == [
+        {"service": "fluxori-backend", "etag": "etag-1", "base_revision": rev(5).name}
+    ]
 
 
 def test_rotation_without_consumers_is_refused() -> None:

@@ -202,28 +202,33 @@ def test_scale_form_with_field_errors(stack: Stack) -> None:
     assert "Plan: Scale fluxori-backend" in text_of(stack.slack.messages(OPS_CHANNEL)[-1])
 
 
-def test_scale_form_after_a_rollback_refuses_template_changes_beside_the_field(
-    stack: Stack,
-) -> None:
-    """Traffic pinned to an older revision: the form says so, memory is refused, max plans."""
+def test_scale_form_after_a_rollback_builds_on_the_serving_revision(stack: Stack) -> None:
+    """Traffic pinned to an older revision: the form says so and shows its values; memory
+    2Gi builds a new revision from it, with its image, which then serves 100%."""
     click(stack, plan(stack, "rollback fluxori-backend"), "action.confirm", BOB)
-    revisions_before = len(stack.gcp.run.revisions(PROD_BACKEND.name))
+    pinned = next(iter(serving(stack)))
+    image = revision_image(stack, pinned)
     stack.slack.slash_command(ALICE, OPS_CHANNEL, text="scale fluxori-backend")
     stack.idle()
     view = eventually(lambda: stack.slack.open_views(ALICE), what="scale form")[-1]
-    assert "Traffic is pinned to" in json.dumps(view)
-    reply = stack.slack.submit_view(ALICE, view["id"], {"memory": "2Gi"}).json()
-    assert reply["response_action"] == "errors"
-    assert list(reply["errors"]) == ["memory"]
-    assert "roll forward" in reply["errors"]["memory"]
-    stack.slack.submit_view(ALICE, view["id"], {"memory": "1Gi", "max": "20"})
+    assert f"Traffic is pinned to `{pinned}`" in json.dumps(view)
+    stack.slack.submit_view(ALICE, view["id"], {"memory": "2Gi"})
     stack.idle()
     card = stack.slack.messages(OPS_CHANNEL)[-1]
-    assert "Plan: Scale fluxori-backend" in text_of(card)
-    assert "Memory" not in text_of(card)
+    assert f"Builds a new revision from `{pinned}`" in text_of(card)
     click(stack, card, "action.confirm", BOB)
-    assert stack.gcp.run.get(PROD_BACKEND.name).scaling.max_instance_count == 20
-    assert len(stack.gcp.run.revisions(PROD_BACKEND.name)) == revisions_before
+    (now_serving,) = serving(stack)
+    assert now_serving != pinned
+    assert revision_image(stack, now_serving) == image
+    resized = next(
+        r for r in stack.gcp.run.revisions(PROD_BACKEND.name) if r.name.endswith(now_serving)
+    )
+    assert resized.containers[0].resources.limits["memory"] == "2Gi"
+
+
+def revision_image(stack: Stack, name: str) -> str:
+    revision = next(r for r in stack.gcp.run.revisions(PROD_BACKEND.name) if r.name.endswith(name))
+    return str(revision.containers[0].image)
 
 
 def test_history_lists_actions_with_outcome(stack: Stack) -> None:

@@ -161,3 +161,33 @@ def test_disabling_a_version_a_serving_revision_pins_is_refused(stack: Stack) ->
     stack.idle()
     assert stack.gcp.secrets.versions(PROJECT, "jwt-secret") == before
     assert "still serve with `jwt-secret` version 3" in deps.store.refusals(1)[0]["detail"]
+
+
+def test_rotation_after_a_rollback_keeps_the_rolled_back_image(stack: Stack) -> None:
+    """Roll back, then rotate jwt-secret: the new revision is built from the revision serving,
+    so the image rolled away from does not come back."""
+    rolled_back(stack)
+    (pinned,) = serving(stack)
+    image = revision_image(stack, pinned)
+    card = plan(stack, "rotate-secret")
+    assert "keeps serving" in text_of(card)
+    click(stack, card, "action.confirm", BOB)
+    (now_serving,) = serving(stack)
+    assert now_serving != pinned
+    assert revision_image(stack, now_serving) == image
+
+
+def test_rotation_is_refused_while_traffic_is_split(stack: Stack) -> None:
+    """A 90/10 canary is running: a rotation would replace only one side, so it says why."""
+    rolled_back(stack)
+    click(stack, plan(stack, "roll-forward fluxori-backend --canary 10"), "action.confirm", BOB)
+    stack.slack.slash_command(ALICE, OPS_CHANNEL, text="rotate-secret")
+    stack.idle()
+    private = text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+    assert "is split" in private
+    assert "Finish the split first" in private
+
+
+def revision_image(stack: Stack, name: str) -> str:
+    revision = next(r for r in stack.gcp.run.revisions(PROD_BACKEND.name) if r.name.endswith(name))
+    return str(revision.containers[0].image)

@@ -15,6 +15,7 @@ from bot.runtime import job_inputs, logs
 from bot.runtime.jobs import QueueFull
 from gcp import run_rules
 from gcp.errors import GcpError
+from gcp.models import Revision, Service, ServiceRef
 from handlers import blocks as bk
 from handlers import scale
 
@@ -54,43 +55,57 @@ def open_form(
 
 def fill(job: dict[str, Any], deps: Deps) -> None:
     meta = job["meta"]
+    ref = deps.config.service_ref(meta["env"], meta["target"])
     try:
-        service = deps.platform.run.get_service(
-            deps.config.service_ref(meta["env"], meta["target"])
-        )
+        service = deps.platform.run.get_service(ref)
+        base = _serving_base(service, ref, deps)
     except GcpError as err:
         deps.slack.views_update(
             view_id=job["view_id"], view=_message(meta, f":warning: {err.what}")
         )
         return
+    serving = base or service
     values = {
         "min": str(service.scaling.min_instances),
         "max": str(service.scaling.max_instances),
-        "memory": service.resources.memory,
-        "cpu": service.resources.cpu,
-        "concurrency": str(service.concurrency),
+        "memory": serving.resources.memory,
+        "cpu": serving.resources.cpu,
+        "concurrency": str(serving.concurrency),
     }
+    # Read once here, so a submission is checked without another Cloud Run call; the plan
+    # re-reads the service and refuses if it has changed since.
+    meta = {**meta, "current": dict(values), "split": len(service.serving) > 1}
     hints = []
     if job.get("double"):
         values["max"] = str(min(service.scaling.max_instances * 2, MAX_SUGGESTED))
         before = service.scaling.max_instances
         hints.append(f"Suggested: max instances {before} → {values['max']}. Edit as needed.")
-    if scale.template_pinned(service):
-        # Read once here, so a submission is checked without another Cloud Run call; the
-        # plan re-reads the service and refuses if this has changed since.
-        meta = {**meta, "pinned": service.main_revision, "template": _template(values)}
+    if base is not None:
         hints.append(
-            f":pushpin: Traffic is pinned to `{service.main_revision}` after a rollback:"
-            " memory, CPU and concurrency stay as they are until you roll forward."
+            f":pushpin: Traffic is pinned to `{base.name}` after a rollback: memory, CPU and"
+            " concurrency changes build a new revision from it (its image) and move traffic"
+            " to it."
+        )
+    if meta["split"]:
+        hints.append(
+            ":warning: Traffic is split between revisions: memory, CPU and concurrency can"
+            " change once the split is finished."
         )
     deps.slack.views_update(view_id=job["view_id"], view=_form(meta, values, hints))
+
+
+def _serving_base(service: Service, ref: ServiceRef, deps: Deps) -> Revision | None:
+    main = service.main_revision
+    if not service.serving or main == service.latest_created_revision:
+        return None
+    return deps.platform.run.get_revision(ref, main)
 
 
 def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
     view = body.get("view", {})
     meta = json.loads(view.get("private_metadata") or "{}")
     settings = {key: _value(view, key) for key, _, _ in FIELDS}
-    errors = field_errors(settings) or pinned_errors(settings, meta)
+    errors = field_errors(settings, meta)
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -110,37 +125,23 @@ def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
         log.warning("scale_submission_dropped_queue_full", target=request.target)
 
 
-def field_errors(settings: dict[str, str]) -> dict[str, str]:
-    """Slack's `errors` response: block id -> message, one per wrong field."""
-    change, problems = scale.parse_change(settings)
-    errors = {_block_for(p): p for p in problems}
-    if errors:
-        return errors
-    for problem in run_rules.validate(
-        cpu=settings["cpu"],
-        memory=settings["memory"],
-        concurrency=change.concurrency or 0,
-        min_instances=change.min_instances or 0,
-        max_instances=change.max_instances or 0,
-    ):
+def field_errors(settings: dict[str, str], meta: dict[str, Any]) -> dict[str, str]:
+    """Slack's `errors` response, every problem at once: block id -> message. Only values the
+    form changes are judged (a current value the rules dislike is not the user's doing)."""
+    current: dict[str, str] = meta.get("current") or {}
+    edited = {k: v for k, v in settings.items() if v and v != current.get(k)}
+    change, problems = scale.parse_change(edited)
+    if current and not problems:
+        now, _ = scale.parse_change(current)
+        problems = run_rules.validate_change(run_rules.requested(now), run_rules.requested(change))
+    errors: dict[str, str] = {}
+    for problem in problems:
         errors.setdefault(_block_for(problem), problem)
+    if meta.get("split"):
+        for key in scale.TEMPLATE_KEYS:
+            if key in edited:
+                errors.setdefault(key, f"Traffic is split: {key} can change once it is not.")
     return errors
-
-
-def pinned_errors(settings: dict[str, str], meta: dict[str, Any]) -> dict[str, str]:
-    """A template field edited while traffic is pinned to an older revision (see fill)."""
-    if not meta.get("pinned"):
-        return {}
-    before = meta.get("template", {})
-    return {
-        key: f"Traffic is pinned to {meta['pinned']}: {key} can change after you roll forward."
-        for key, value in _template(settings).items()
-        if value and value != before.get(key)
-    }
-
-
-def _template(values: dict[str, str]) -> dict[str, str]:
-    return {key: values[key] for key in scale.TEMPLATE_KEYS}
 
 
 def _block_for(problem: str) -> str:
