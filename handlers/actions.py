@@ -43,6 +43,9 @@ class ChangeSteps:
     plan: Callable[[ChangeContext], Plan]  # reads the facts; raises Refusal or GcpError
     execute: Callable[[ChangeContext, Progress], Result]  # params are the plan's
     current_state: Callable[[ChangeContext], str]  # for an interrupted change's report
+    # The exact update sent as Cloud Run's `validate_only` dry run, from the plan's params;
+    # raises the GcpError Cloud Run answers. None where the API has no dry run.
+    dry_run: Callable[[ChangeContext], None] | None = None
 
 
 def service_state(ctx: ChangeContext) -> str:

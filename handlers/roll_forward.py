@@ -124,9 +124,25 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
     )
 
 
+def dry_run(ctx: ChangeContext) -> None:
+    run, ref, etag = ctx.platform.run, ctx.service_ref, str(ctx.params["etag"])
+    if ctx.params.get("latest"):
+        run.route_to_latest(ref, etag, validate_only=True)
+    else:
+        run.set_traffic(ref, _targets(ctx), etag, validate_only=True)
+
+
+def _targets(ctx: ChangeContext) -> list[TrafficTarget]:
+    """The planned split, with tagged revisions kept at 0% so their URLs keep working."""
+    tagged = [t for t in ctx.platform.run.get_service(ctx.service_ref).traffic if t.tag]
+    split = ctx.params["split"]
+    targets = [TrafficTarget(percent=int(p), revision=str(n)) for n, p in split.items()]
+    return targets + [TrafficTarget(percent=0, revision=t.revision, tag=t.tag) for t in tagged]
+
+
 def _split_text(split: dict[str, int], code: bool = False) -> str:
     quote = "`" if code else ""
     return ", ".join(f"{quote}{name}{quote} {pct}%" for name, pct in split.items()) or "none"
 
 
-STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state)
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state, dry_run=dry_run)

@@ -150,10 +150,9 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
 
     split = params.get("split")
     if isinstance(split, dict):
-        targets = [
-            TrafficTarget(percent=int(pct), revision=str(name)) for name, pct in split.items()
-        ]
-        service = platform.run.set_traffic(ref, targets, str(params["etag"]), on_progress=report)
+        service = platform.run.set_traffic(
+            ref, _targets(split), str(params["etag"]), on_progress=report
+        )
     else:
         service = platform.run.pin_revision(
             ref, str(params["to"]), str(params["etag"]), on_progress=report
@@ -169,6 +168,19 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
     )
 
 
+def dry_run(ctx: ChangeContext) -> None:
+    run, ref, params = ctx.platform.run, ctx.service_ref, ctx.params
+    split = params.get("split")
+    if isinstance(split, dict):
+        run.set_traffic(ref, _targets(split), str(params["etag"]), validate_only=True)
+    else:
+        run.pin_revision(ref, str(params["to"]), str(params["etag"]), validate_only=True)
+
+
+def _targets(split: dict[str, int]) -> list[TrafficTarget]:
+    return [TrafficTarget(percent=int(pct), revision=str(name)) for name, pct in split.items()]
+
+
 def check_announcement(ctx: ChangeContext) -> str:
     """When the before → after check of the service's 5xx rate and latency will come."""
     seconds = ctx.config.rollback_watch_seconds
@@ -180,4 +192,4 @@ def check_announcement(ctx: ChangeContext) -> str:
     )
 
 
-STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state)
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state, dry_run=dry_run)

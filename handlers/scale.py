@@ -157,6 +157,27 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
     return _done(run.pin_revision(ref, name, deployed.etag, on_progress=report))
 
 
+def dry_run(ctx: ChangeContext) -> None:
+    ref, run = ctx.service_ref, ctx.platform.run
+    change, _ = parse_change({str(k): str(v) for k, v in ctx.params["settings"].items()})
+    etag, base = str(ctx.params["etag"]), str(ctx.params.get("base_revision", ""))
+    if not base:
+        run.update_scaling(ref, change, etag, validate_only=True)
+        return
+    limits = ServiceChange(min_instances=change.min_instances, max_instances=change.max_instances)
+    if limits != ServiceChange():
+        run.update_scaling(ref, limits, etag, validate_only=True)
+    run.deploy_revision(
+        ref,
+        etag=etag,
+        tag=f"scale-{ctx.now:%H%M%S}",
+        revision_suffix=f"scale-{ctx.now:%m%d%H%M%S}",
+        base_revision=base,
+        change=replace(change, min_instances=None, max_instances=None),
+        validate_only=True,
+    )
+
+
 def _done(service: Service) -> Result:
     return Result(
         ok=True,
@@ -168,4 +189,4 @@ def _done(service: Service) -> Result:
     )
 
 
-STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state)
+STEPS = ChangeSteps(plan=plan_change, execute=execute, current_state=service_state, dry_run=dry_run)

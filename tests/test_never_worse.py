@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import grpc
 from google.cloud import run_v2
 
 from bot.changes import verify
 from bot.changes.requests import ChangeRequest, handle
 from bot.runtime.jobs import Job
+from bot.store import State
 from gcp.emulator.run_seed import HEALTHY
 from tests.support.models import PROD_BACKEND
 from tests.support.slack import (
@@ -25,7 +27,7 @@ from tests.support.slack import (
     thread,
     thread_messages,
 )
-from tests.support.stack import OPS_CHANNEL, Stack
+from tests.support.stack import OPS_CHANNEL, Stack, change_out_of_band
 
 PROJECT = PROD_BACKEND.project
 
@@ -191,3 +193,51 @@ def test_rotation_is_refused_while_traffic_is_split(stack: Stack) -> None:
 def revision_image(stack: Stack, name: str) -> str:
     revision = next(r for r in stack.gcp.run.revisions(PROD_BACKEND.name) if r.name.endswith(name))
     return str(revision.containers[0].image)
+
+
+def test_cloud_run_judges_each_plan_in_a_dry_run(stack: Stack) -> None:
+    """The plan card says Cloud Run accepted the exact update (validate_only), and nothing
+    changed; when Cloud Run refuses the dry run, its reason is the refusal and no plan is made."""
+    before = (serving(stack), len(stack.gcp.run.revisions(PROD_BACKEND.name)))
+    card = plan(stack, "scale fluxori-backend memory=2Gi")
+    assert "Cloud Run accepted this exact change in a dry run" in text_of(card)
+    assert (serving(stack), len(stack.gcp.run.revisions(PROD_BACKEND.name))) == before
+    stack.gcp.faults.inject(
+        "UpdateService", code=grpc.StatusCode.INVALID_ARGUMENT, message="memory quota exceeded"
+    )
+    stack.slack.slash_command(ALICE, OPS_CHANNEL, text="rollback fluxori-backend")
+    stack.idle()
+    private = text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+    assert "Cloud Run refused this change in a dry run: memory quota exceeded" in private
+    assert len([m for m in stack.slack.messages(OPS_CHANNEL) if "Plan:" in text_of(m)]) == 1
+
+
+def test_an_out_of_band_change_is_caught_even_when_cloud_run_ignores_etags(stack: Stack) -> None:
+    """Someone scales the service with Google's client between plan and confirm, and Cloud Run
+    does not enforce etags: the re-read right before the update catches it, nothing is sent."""
+    stack.gcp.run.enforce_etags = False
+    before = serving(stack)
+    card = plan(stack, "rollback fluxori-backend")
+    change_out_of_band(stack, PROD_BACKEND, 4)
+    click(stack, card, "action.confirm", BOB)
+    assert serving(stack) == before
+    assert "modified after this plan was made" in thread(stack, card)
+    assert "instances" in thread(stack, card)
+
+
+def test_a_change_that_fails_after_cloud_run_accepted_it_says_what_serves_now(
+    stack: Stack,
+) -> None:
+    """The resized revision never starts: Cloud Run took the update, then failed. The thread
+    says so, shows what the service serves now, and the record is failed, not succeeded."""
+    before = serving(stack)
+    card = plan(stack, "scale fluxori-backend memory=2Gi")
+    stack.gcp.run.fail_next_revision("container exited with code 1")
+    click(stack, card, "action.confirm", BOB)
+    text = thread(stack, card)
+    assert "Failed after Cloud Run accepted it" in text
+    assert "The service now" in text
+    assert serving(stack) == before
+    record = stack.bot.deps.store.get(action_id_of(card))
+    assert record is not None
+    assert record.state is State.FAILED

@@ -13,8 +13,10 @@ from bot.runtime import logs
 from bot.slack import cards
 from bot.slack.replies import gcp_problem
 from bot.store import Action, Event, State
-from gcp.errors import Conflict, GcpError
+from gcp.errors import Conflict, GcpError, OperationFailed
+from handlers import blocks as bk
 from handlers.plans import Result, differences, snapshot
+from handlers.status import traffic_lines
 
 log = logs.get(__name__)
 
@@ -61,6 +63,9 @@ def _execute(action: Action, deps: Deps, progress: _Progress) -> Result:
         return _dispatch(action, params, deps, progress)
     except Conflict:
         return _stale(action, params, deps)
+    except OperationFailed as err:
+        log.warning("change_failed_after_accept", action_id=action.id, detail=err.detail)
+        return _failed_after_accept(action, params, err)
     except GcpError as err:
         log.warning(
             "change_failed", action_id=action.id, error=type(err).__name__, detail=err.detail
@@ -71,6 +76,28 @@ def _execute(action: Action, deps: Deps, progress: _Progress) -> Result:
     except Exception as err:  # the record must be finalised whatever happened
         log.exception("change_crashed", action_id=action.id, error=type(err).__name__)
         return Result(False, "Failed with an unexpected error (logged). Check `/ops status`.")
+
+
+def _failed_after_accept(action: Action, params: dict[str, Any], err: OperationFailed) -> Result:
+    """Cloud Run took the update, then the operation failed: the spec may have changed.
+    Say what the service is now and the way back."""
+    details = [
+        f"Cloud Run accepted the change, then it failed: {bk.escape(err.detail or err.what)}."
+    ]
+    if err.service is not None:
+        details.append(f"*The service now*\n{traffic_lines(err.service)}")
+    previous = params.get("previous_split")
+    if isinstance(previous, dict):
+        back = ", ".join(f"`{name}` {pct}%" for name, pct in previous.items())
+        details.append(f"The way back: Undo puts traffic back as it was ({back}).")
+    else:
+        details.append("Check `/ops status` and `/ops revisions` before planning again.")
+    return Result(
+        False,
+        f"Failed after Cloud Run accepted it: {gcp_problem(err)}",
+        tuple(details),
+        undo={"split": previous} if isinstance(previous, dict) else None,
+    )
 
 
 def _dispatch(action: Action, params: dict[str, Any], deps: Deps, progress: _Progress) -> Result:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,15 +14,17 @@ from bot.slack.messenger import ChannelUnavailable
 from bot.slack.replies import gcp_problem
 from bot.store import Action, Event, State
 from bot.store.model import new_id
-from gcp.errors import GcpError
+from gcp.errors import AlreadyExists, GcpError, InvalidArgument
 from handlers import blocks as bk
-from handlers.actions import ChangeContext
+from handlers.actions import ChangeContext, ChangeSteps
 from handlers.plans import Plan, Refusal
 
 if TYPE_CHECKING:
     from bot.changes.requests import ChangeRequest
 
 log = logs.get(__name__)
+
+DRY_RUN_ACCEPTED = ":white_check_mark: Cloud Run accepted this exact change in a dry run."
 
 
 def context(deps: Deps, env: str, target: str, params: dict[str, Any]) -> ChangeContext:
@@ -35,6 +37,19 @@ def context(deps: Deps, env: str, target: str, params: dict[str, Any]) -> Change
         now=deps.now(),
         protect=logs.register_secret,
     )
+
+
+def judged(steps: ChangeSteps, plan: Plan, ctx: ChangeContext) -> Plan:
+    """Cloud Run judges the exact update (`validate_only`): its refusal refuses the plan, its
+    acceptance is said on the card. Our reading of its rules is not the last word."""
+    if steps.dry_run is None:
+        return plan
+    try:
+        steps.dry_run(replace(ctx, params=plan.params))
+    except (InvalidArgument, AlreadyExists) as err:
+        why = bk.escape(err.detail or err.what)
+        raise Refusal(f"Cloud Run refused this change in a dry run: {why}") from None
+    return replace(plan, notes=(*plan.notes, DRY_RUN_ACCEPTED))
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:
@@ -51,7 +66,8 @@ def propose(request: ChangeRequest, deps: Deps) -> Action | None:
     in the thread the request came from (an alert's, a plan's), else to the requester only."""
     ctx = context(deps, request.env, request.target, request.params)
     try:
-        plan = registry.steps(request.verb).plan(ctx)
+        steps = registry.steps(request.verb)
+        plan = judged(steps, steps.plan(ctx), ctx)
     except (Refusal, GcpError) as err:
         _refused(request, err, deps)
         return None
