@@ -7,20 +7,17 @@ every message twice to stand for a redelivery.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bot.dev.local_google import LocalGoogleCerts
 from bot.store import Filters, State
 from gcp.emulator import Emulator
-from tests.support.emulators import PROJECT
 from tests.support.models import PROD_BACKEND
-from tests.support.pubsub import Relay
+from tests.support.pubsub import Relay, topic_with_subscription
 from tests.support.slack import BOB, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
 
@@ -37,20 +34,12 @@ def pubsub_stack(
 ) -> Iterator[tuple[Stack, Relay]]:
     """The bot with BOT_JOBS=pubsub, its topic and subscription, and a relay delivering twice."""
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
-    run = uuid.uuid4().hex[:8]  # the emulator lives for the whole session
-    topic = f"projects/{PROJECT}/topics/ops-jobs-{run}"
-    subscription = f"projects/{PROJECT}/subscriptions/ops-jobs-push-{run}"
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    publisher.create_topic(request={"name": topic})
-    subscriber.create_subscription(request={"name": subscription, "topic": topic})
-    subscriber.close()
-    stack = start_stack(emulator, tmp_path, google, jobs="pubsub", jobs_topic=topic)
-    relay = Relay(stack.url, google, subscription, copies=2).start()
-    yield stack, relay
-    relay.stop()
-    stack.stop()
-    publisher.delete_topic(request={"topic": topic})
+    with topic_with_subscription("ops-jobs") as (topic, subscription):
+        stack = start_stack(emulator, tmp_path, google, jobs="pubsub", jobs_topic=topic)
+        relay = Relay(stack.url, google, subscription, copies=2).start()
+        yield stack, relay
+        relay.stop()
+        stack.stop()
 
 
 def test_rollback_through_pubsub_changes_traffic_once_despite_redelivery(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bot.runtime.socket_mode import AlertPuller
-from tests.support.emulators import PROJECT
+from tests.support.pubsub import topic_with_subscription
 from tests.support.slack import text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
@@ -22,14 +21,13 @@ def test_pulled_alert_posts_one_card_even_when_published_twice(
 ) -> None:
     """Two publishes of the same incident state through the emulator: one card."""
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
-    run = uuid.uuid4().hex[:8]
-    topic = f"projects/{PROJECT}/topics/alerts-{run}"
-    subscription = f"projects/{PROJECT}/subscriptions/alerts-pull-{run}"
+    with topic_with_subscription("alerts") as (topic, subscription):
+        publish_twice_and_check(stack, topic, subscription)
+
+
+def publish_twice_and_check(stack: Stack, topic: str, subscription: str) -> None:
+    """Both copies are handled by the puller; the channel gets one card."""
     publisher = pubsub_v1.PublisherClient()
-    publisher.create_topic(request={"name": topic})
-    subscriber = pubsub_v1.SubscriberClient()
-    subscriber.create_subscription(request={"name": subscription, "topic": topic})
-    subscriber.close()
     puller = AlertPuller(subscription, stack.bot.deps).start()
     try:
         data = (SAMPLES / "alert-open.json").read_bytes()
@@ -41,4 +39,3 @@ def test_pulled_alert_posts_one_card_even_when_published_twice(
         assert "fluxori-backend high 5xx rate" in text_of(cards[0])
     finally:
         puller.stop()
-        publisher.delete_topic(request={"topic": topic})

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import requests
-from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bot.dev.local_google import (
     AUDIENCE,
@@ -31,10 +30,10 @@ from bot.dev.slack_emulator.transport import HttpTransport
 from bot.store import Action, Filters, State
 from bot.store.firestore import FirestoreStore
 from gcp.emulator import Emulator
-from tests.support.emulators import PROJECT, firestore_client, free_port, unique_project
+from tests.support.emulators import firestore_client, free_port, unique_project
 from tests.support.models import PROD_BACKEND
-from tests.support.processes import serve
-from tests.support.pubsub import Relay
+from tests.support.processes import serve, serve_env
+from tests.support.pubsub import Relay, topic_with_subscription
 from tests.support.replay import replaying_to
 from tests.support.slack import ALICE, BOB, text_of
 from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
@@ -91,38 +90,44 @@ def pair(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Pair]:
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
-    run = uuid.uuid4().hex[:8]
-    topic = f"projects/{PROJECT}/topics/ops-jobs-{run}"
-    subscription = f"projects/{PROJECT}/subscriptions/ops-jobs-{run}"
-    publisher = pubsub_v1.PublisherClient()
-    publisher.create_topic(request={"name": topic})
-    subscriber = pubsub_v1.SubscriberClient()
-    subscriber.create_subscription(request={"name": subscription, "topic": topic})
-    subscriber.close()
+    with topic_with_subscription("ops-jobs") as (topic, subscription):
+        yield from running_pair(
+            firestore_emulator, pubsub_emulator, emulator, google, topic, subscription, tmp_path
+        )
+
+
+def running_pair(
+    firestore_emulator: str,
+    pubsub_emulator: str,
+    emulator: Emulator,
+    google: LocalGoogleCerts,
+    topic: str,
+    subscription: str,
+    tmp_path: Path,
+) -> Iterator[Pair]:
     ports = {"A": free_port(), "B": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     slack = SlackEmulator(f"{urls['A']}/slack/events", SIGNING_SECRET, BOT_TOKEN)
     slack.start()
     project = unique_project()
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "SLACK_OPS_CHANNEL": OPS_CHANNEL,
-        "GCP_EMULATOR_HOST": emulator.address,
-        "BOT_STORE": "firestore",
-        "FIRESTORE_EMULATOR_HOST": firestore_emulator,
-        "GOOGLE_CLOUD_PROJECT": project,
-        "BOT_JOBS": "pubsub",
-        "BOT_JOBS_TOPIC": topic,
-        "PUBSUB_EMULATOR_HOST": pubsub_emulator,
-        "PUSH_AUDIENCE": AUDIENCE,
-        "PUSH_SERVICE_ACCOUNT": PUSH_ACCOUNT,
-        "TASKS_PUSH_AUDIENCE": TASKS_AUDIENCE,
-        "TASKS_PUSH_SERVICE_ACCOUNT": TASKS_PUSH_ACCOUNT,
-        "GOOGLE_CERTS_URL": google.url,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(
+        slack,
+        tmp_path,
+        SLACK_OPS_CHANNEL=OPS_CHANNEL,
+        GCP_EMULATOR_HOST=emulator.address,
+        BOT_STORE="firestore",
+        FIRESTORE_EMULATOR_HOST=firestore_emulator,
+        GOOGLE_CLOUD_PROJECT=project,
+        BOT_JOBS="pubsub",
+        BOT_JOBS_TOPIC=topic,
+        PUBSUB_EMULATOR_HOST=pubsub_emulator,
+        PUSH_AUDIENCE=AUDIENCE,
+        PUSH_SERVICE_ACCOUNT=PUSH_ACCOUNT,
+        TASKS_PUSH_AUDIENCE=TASKS_AUDIENCE,
+        TASKS_PUSH_SERVICE_ACCOUNT=TASKS_PUSH_ACCOUNT,
+        GOOGLE_CERTS_URL=google.url,
+        LOG_LEVEL="WARNING",
+    )
     processes = {name: serve(env, port) for name, port in ports.items()}
     relay = Relay(list(urls.values()), google, subscription, copies=1).start()
     store = FirestoreStore(firestore_client(firestore_emulator, project))
@@ -132,7 +137,6 @@ def pair(
         process.kill()
         process.wait(timeout=10)
     slack.stop()
-    publisher.delete_topic(request={"topic": topic})
 
 
 def test_a_plan_confirmed_on_one_instance_and_clicked_on_the_other_runs_once(pair: Pair) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import itertools
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bot.dev.local_google import LocalGoogleCerts
+from tests.support.emulators import PROJECT
 
 
 class Relay:
@@ -66,3 +70,21 @@ class Relay:
         self._stop.set()
         self._thread.join(timeout=5)
         self.subscriber.close()
+
+
+@contextmanager
+def topic_with_subscription(name: str) -> Iterator[tuple[str, str]]:
+    """A fresh topic and a pull subscription on Google's Pub/Sub emulator (PUBSUB_EMULATOR_HOST
+    set by the caller); the topic is deleted afterwards (the emulator lives for the session)."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"projects/{PROJECT}/topics/{name}-{run}"
+    subscription = f"projects/{PROJECT}/subscriptions/{name}-{run}"
+    publisher = pubsub_v1.PublisherClient()
+    publisher.create_topic(request={"name": topic})
+    subscriber = pubsub_v1.SubscriberClient()
+    subscriber.create_subscription(request={"name": subscription, "topic": topic})
+    subscriber.close()
+    try:
+        yield topic, subscription
+    finally:
+        publisher.delete_topic(request={"topic": topic})
