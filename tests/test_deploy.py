@@ -106,7 +106,6 @@ PERMISSIONS_BY_METHOD: dict[str, tuple[str, ...]] = {
 # Methods only adapter methods that bot/ and handlers/ never call send, so nothing is granted
 # for them: Google method -> that adapter method.
 NOT_GRANTED = {
-    "get_revision": "get_revision",
     "enable_secret_version": "enable_version",
     "access_secret_version": "access_version",  # the bot never reads a secret's value
 }

@@ -33,6 +33,7 @@ resource "google_project_iam_custom_role" "service_operator" {
     "run.services.get",    # status, and every plan reads the service and its etag
     "run.services.update", # rollback's traffic split, scale, rotation's new revision
     "run.revisions.list",  # revisions, and rollback's choice of target
+    "run.revisions.get",   # the serving revision a resize or a rotation builds on (its image)
   ]
 }
 
