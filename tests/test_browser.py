@@ -158,6 +158,11 @@ def visible_shortcodes(page: Page) -> list[str]:
     return SHORTCODE_TEXT.findall(page.locator("body").inner_text())
 
 
+def escaped(text: str) -> str:
+    """Text as mrkdwn shows it literally: Slack's three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def tokyo_clock(epoch: int) -> str:
     """Slack's {time} for `epoch` in the browser's zone (Tokyo: never UTC's by accident)."""
     local = datetime.fromtimestamp(epoch, ZoneInfo("Asia/Tokyo"))
@@ -334,6 +339,7 @@ def test_dates_and_emoji_render_where_slack_renders_them(
             "fields": [{"type": "mrkdwn", "text": f"*Field* at {date}"}],
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Context at {date}"}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"Escaped {escaped(date)}"}},
     ]
     slack.chat_postMessage(channel="C_OPS", text="Section at 20:58 UTC", blocks=blocks)
     slack.chat_postEphemeral(channel="C_OPS", user="U_ALICE", text=f"Ephemeral at {date}")
@@ -345,6 +351,8 @@ def test_dates_and_emoji_render_where_slack_renders_them(
     expect(message(page.locator("#messages"), "Ephemeral at").locator(".slack-date")).to_have_text(
         clock
     )
+    # escaped, it is text in Slack too (what `/ops history --outcome refused` sends for a reason)
+    expect(card.locator(".block-section").last).to_have_text(f"Escaped {date}")
     expect(card.locator(".emoji")).to_have_count(len(written))
     browser.shot("8-markup")
     assert visible_shortcodes(page) == []

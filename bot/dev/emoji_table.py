@@ -36,11 +36,14 @@ def emoji_data(workdir: Path) -> list[dict[str, Any]]:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError(f"npm is needed to read {SOURCE}; install Node.js and npm")
-    subprocess.run(  # noqa: S603 - npm with fixed arguments
+    packed = subprocess.run(  # noqa: S603 - npm with fixed arguments
         [npm, "pack", SOURCE, "--silent", "--pack-destination", str(workdir)],
-        check=True,
         capture_output=True,
+        text=True,
+        check=False,
     )
+    if packed.returncode != 0:
+        raise RuntimeError(f"npm pack {SOURCE} failed: {packed.stderr.strip()}")
     (tarball,) = workdir.glob("*.tgz")
     with tarfile.open(tarball) as archive:
         member = archive.extractfile("package/emoji.json")
@@ -88,7 +91,10 @@ def generate() -> str:
 
 
 def main() -> None:
-    text = generate()
+    try:
+        text = generate()
+    except RuntimeError as err:
+        sys.exit(f"emoji_table: {err}")
     TABLE.write_text(text, encoding="utf-8")
     count = len(json.loads(text)["shortcodes"])
     sys.stdout.write(f"{TABLE.name}: {count} shortcodes from {SOURCE}\n")

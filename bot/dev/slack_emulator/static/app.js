@@ -315,7 +315,7 @@ function renderBlocks(blocks, ctx) {
 function renderBlock(block, ctx) {
   switch (block.type) {
     case "header":
-      return h("div", { class: "block-header" }, emojiNodes(block.text?.text || ""));
+      return h("div", { class: "block-header" }, textObject(block.text));
     case "section":
       return section(block, ctx);
     case "context":
