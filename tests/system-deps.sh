@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests need and pip cannot install: Chromium for the browser test
-# (never downloaded by Playwright), Google's Firestore and Pub/Sub emulators and the Java they
+# (never downloaded by Playwright) and a colour emoji font for the page it draws, Google's Firestore and Pub/Sub emulators and the Java they
 # run on. Installs only what is missing; without root or sudo it says what to install and the
 # tests that need it skip (or fail, under CI=true).
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 if command -v gcloud >/dev/null; then
   sdk_root=$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null || true)

@@ -1,8 +1,9 @@
 """The sandbox page in a real browser: Debian's Chromium driven by Playwright against a real
 `Sandbox` (emulated Google Cloud and Slack, the production bot server in a child process).
 
-Never downloads a browser. Without /usr/bin/chromium or the playwright package the tests
-skip with the reason, except under CI=true, where they fail. Screenshots go to artifacts/.
+Never downloads a browser. Without /usr/bin/chromium, its colour emoji font or the playwright
+package the tests skip with the reason, except under CI=true, where they fail. Screenshots go
+to artifacts/.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from slack_sdk import WebClient
 
+from bot.dev import emoji_table
 from bot.dev.sandbox import Sandbox
 from tests.support.stack import running_sandbox
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")  # fonts-noto-color-emoji
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -48,12 +52,16 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 WAIT_MS = 15_000  # per expectation; each normally settles within a second
 PROD_BACKEND = '[data-service="fluxori-prod/fluxori-backend"]'
+# A :shortcode: left as text (one letter at least, so a clock's "10:30:45" is not one).
+SHORTCODE_TEXT = re.compile(r":[a-z0-9_+-]*[a-z][a-z0-9_+-]*:")
 
 
 def require_browser() -> None:
     missing = []
     if not CHROMIUM.is_file():
         missing.append(f"{CHROMIUM} (apt-get install -y chromium)")
+    if not EMOJI_FONT.is_file():
+        missing.append(f"{EMOJI_FONT} (apt-get install -y fonts-noto-color-emoji)")
     if not HAVE_PLAYWRIGHT:
         missing.append("the playwright package (.venv/bin/pip install playwright)")
     if missing:
@@ -146,6 +154,15 @@ def plan_target(card: Locator) -> str:
     return found.group(1)
 
 
+def visible_shortcodes(page: Page) -> list[str]:
+    return SHORTCODE_TEXT.findall(page.locator("body").inner_text())
+
+
+def escaped(text: str) -> str:
+    """Text as mrkdwn shows it literally: Slack's three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def tokyo_clock(epoch: int) -> str:
     """Slack's {time} for `epoch` in the browser's zone (Tokyo: never UTC's by accident)."""
     local = datetime.fromtimestamp(epoch, ZoneInfo("Asia/Tokyo"))
@@ -204,6 +221,7 @@ def test_rollback_needs_a_second_person_and_moves_traffic(browser: Browser) -> N
     expect(page.locator("#channel-view")).to_be_visible()
     expect(thread).to_be_visible()
     expect(thread).to_contain_text("Plan: Roll back fluxori-backend")
+    assert visible_shortcodes(page) == []
     assert browser.errors == []
 
 
@@ -237,6 +255,7 @@ def test_alert_buttons_show_errors_and_plan_a_rollback(browser: Browser) -> None
     )
     expect(thread).to_contain_text(f"Traffic of fluxori-backend now: {target} 100%")
     expect(prod_backend_traffic(page)).to_have_text(f"{target} 100%")
+    assert visible_shortcodes(page) == []
     browser.shot("sandbox")  # the README's docs/sandbox.png is a copy of this one
     assert browser.errors == []
 
@@ -275,4 +294,66 @@ def test_scale_form_shows_field_errors_then_plans(browser: Browser) -> None:
     scaling = page.locator(PROD_BACKEND).get_by_test_id("scaling")
     expect(scaling).to_contain_text("2Gi · 1 CPU · 40 per instance")
     browser.shot("6-scaled")
+    assert visible_shortcodes(page) == []
+    assert browser.errors == []
+
+
+def test_a_typed_mention_filters_history_by_that_person(browser: Browser) -> None:
+    """`--user @alice` typed in the composer reaches the bot as Slack escapes it: Alice's actions."""
+    page = browser.page
+    channel = page.locator("#messages")
+    act_as(page, "Bob")
+    run_command(page, "/ops rollback fluxori-frontend --env dev")
+    expect(message(channel, "Plan: Roll back fluxori-frontend")).to_contain_text("by @bob")
+    act_as(page, "Alice")
+    run_command(page, "/ops rollback fluxori-backend --env dev")
+    expect(message(channel, "Plan: Roll back fluxori-backend")).to_contain_text("by @alice")
+
+    run_command(page, "/ops history --user @alice")
+    echo = message(channel, "ran /ops history --user <@U_ALICE|alice>")
+    echo.locator(".replies-link").click()
+    thread = page.locator("#thread")
+    expect(thread).to_contain_text("rollback fluxori-backend · dev · pending")
+    expect(thread).to_contain_text("by @alice")
+    expect(thread).not_to_contain_text("by @bob")
+    browser.shot("7-history-by-mention")
+    assert visible_shortcodes(page) == []
+    assert browser.errors == []
+
+
+def test_dates_and_emoji_render_where_slack_renders_them(
+    sandbox: Sandbox, browser: Browser
+) -> None:
+    """<!date^…> in a section, its fields, context and an ephemeral; each bot shortcode an emoji."""
+    page = browser.page
+    act_as(page, "Alice")
+    slack = WebClient(token=sandbox.slack.webapi.bot_token, base_url=sandbox.slack.api_url)
+    epoch = 1795985918
+    date = f"<!date^{epoch}^{{time}}|20:58 UTC>"
+    written = sorted(emoji_table.shortcodes_written(emoji_table.bot_sources()))
+    shortcodes = " ".join(f":{name}:" for name in written)
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"Section at {date} {shortcodes}"},
+            "fields": [{"type": "mrkdwn", "text": f"*Field* at {date}"}],
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Context at {date}"}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"Escaped {escaped(date)}"}},
+    ]
+    slack.chat_postMessage(channel="C_OPS", text="Section at 20:58 UTC", blocks=blocks)
+    slack.chat_postEphemeral(channel="C_OPS", user="U_ALICE", text=f"Ephemeral at {date}")
+
+    clock = tokyo_clock(epoch)
+    card = message(page.locator("#messages"), "Section at")
+    expect(card.locator(".block-section .slack-date")).to_have_text([clock, clock])
+    expect(card.locator(".block-context .slack-date")).to_have_text(clock)
+    expect(message(page.locator("#messages"), "Ephemeral at").locator(".slack-date")).to_have_text(
+        clock
+    )
+    # escaped, it is text in Slack too (what `/ops history --outcome refused` sends for a reason)
+    expect(card.locator(".block-section").last).to_have_text(f"Escaped {date}")
+    expect(card.locator(".emoji")).to_have_count(len(written))
+    browser.shot("8-markup")
+    assert visible_shortcodes(page) == []
     assert browser.errors == []

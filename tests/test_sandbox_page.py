@@ -3,7 +3,9 @@ and Slack, the production bot server in a child process), and the page's static 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from bot.dev import emoji_table
 from bot.dev.sandbox import Sandbox, free_port
 from bot.dev.sandbox_page import add_routes
 from bot.dev.slack_emulator import SlackEmulator
@@ -291,6 +294,54 @@ def test_page_loads_nothing_from_the_network() -> None:
         assert not re.search(r"(src|href)=\"(https?:)?//", text), path.name
         assert not re.search(r"@import|url\((?!\"?data:)", text), path.name
         assert 'fetch("http' not in text, path.name
+
+
+# -- Slack's emoji shortcodes
+
+
+def test_every_shortcode_the_bot_writes_is_an_emoji_the_page_knows(url: str) -> None:
+    """GET /emoji.json maps every :shortcode: in the bot's strings to an emoji character."""
+    table = requests.get(f"{url}/emoji.json", timeout=5).json()["shortcodes"]
+    written = emoji_table.shortcodes_written(emoji_table.bot_sources())
+    assert {"pushpin", "stopwatch", "double_vertical_bar", "large_orange_circle"} <= written
+    assert sorted(written - set(table)) == []
+    assert all(not table[name].isascii() for name in written)
+
+
+def test_the_emoji_table_is_the_one_generated_from_emoji_datasource() -> None:
+    """static/emoji.json is what `python -m bot.dev.emoji_table` makes from the pinned package."""
+    if shutil.which("npm") is None:
+        reason = f"regenerating the emoji table needs npm ({emoji_table.SOURCE})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert emoji_table.TABLE.read_text(encoding="utf-8") == emoji_table.generate()
+
+
+# -- typed mentions, as Slack escapes them
+
+
+def answer_to(url: str, user: str, text: str) -> str:
+    """The bot's immediate answer (a usage error's text) to `user`'s command."""
+    reply = post(url, "/_sandbox/command", {"user": user, "text": text}).json()
+    return str(reply["body"])
+
+
+def test_typed_mentions_reach_the_bot_as_slack_escapes_them(sandbox: Sandbox, url: str) -> None:
+    """@carol and #fluxori-ops reach the bot as <@U…|carol> and <#C…|…>; unknown names as typed."""
+    post(url, "/_sandbox/command", {"user": "U_CAROL", "text": "/ops history --user @carol"})
+    eventually(
+        lambda: any(
+            "ran `/ops history --user &lt;@U_CAROL|carol&gt;`" in str(m["blocks"])
+            for m in sandbox.slack.messages("C_OPS")
+        ),
+        timeout=DEADLINE,
+        what="the command echoed with Carol's escaped mention",
+    )
+    channel = answer_to(url, "U_CAROL", "/ops history fluxori-backend #fluxori-ops")
+    assert "I did not expect `&lt;#C_OPS|fluxori-ops&gt;`" in channel
+    unknown = answer_to(url, "U_CAROL", "/ops history fluxori-backend @nobody")
+    assert "I did not expect `@nobody`" in unknown
 
 
 # -- the alert panel

@@ -4,6 +4,7 @@ block_actions and view_submission payloads, event_callback envelopes."""
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ SELECTED = {
     "datepicker": ("selected_date", "initial_date"),
     "timepicker": ("selected_time", "initial_time"),
 }
+# A typed @handle or #channel: at the start or after a space, not inside <...> already.
+_MENTION = re.compile(r"(?<![^\s])([@#])([a-z0-9._-]+)")
 
 
 def slash_command(
@@ -39,12 +42,30 @@ def slash_command(
         "user_id": user,
         "user_name": ws.user_ref(user)["name"],
         "command": command,
-        "text": text,
+        "text": escape_entities(ws, text),
         "api_app_id": seed.app_id,
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger,
     }
+
+
+def escape_entities(ws: Workspace, text: str) -> str:
+    """The text as Slack sends it for a command with "Escape channels, users, and links sent
+    to your app" on (the manifest's `should_escape: true`): a mention of a member becomes
+    `<@U012ABCDEF|name>` and a channel `<#C012ABCDEF|name>`; a name Slack does not know stays
+    as typed. https://api.slack.com/interactivity/slash-commands#creating_commands
+    """
+
+    def entity(match: re.Match[str]) -> str:
+        sigil, name = match.groups()
+        if sigil == "@":
+            user = next((u for u in ws.users.values() if u.name == name), None)
+            return f"<@{user.id}|{name}>" if user else match.group()
+        channel = next((c for c in ws.channels.values() if c.name == name), None)
+        return f"<#{channel.id}|{name}>" if channel else match.group()
+
+    return _MENTION.sub(entity, text)
 
 
 def find_action(blocks: list[Json], action_id: str, value: str | None) -> tuple[str, Json]:

@@ -6,16 +6,6 @@
 const POLL_MS = 500;
 const CHANNEL = "C_OPS";
 const TOAST_MS = 6000;
-const EMOJI = {
-  warning: "⚠️", white_check_mark: "✅", no_entry: "⛔", x: "❌", hourglass_flowing_sand: "⏳",
-  hourglass: "⌛", grey_question: "❔", red_circle: "🔴", no_entry_sign: "🚫", lock: "🔒",
-  large_orange_circle: "🟠", large_green_circle: "🟢", information_source: "ℹ️", gear: "⚙️",
-  eyes: "👀", arrow_forward: "▶️", alarm_clock: "⏰", scissors: "✂️", rotating_light: "🚨",
-  chart_with_downwards_trend: "📉", chart_with_upwards_trend: "📈", bell: "🔔", tada: "🎉",
-  white_circle: "⚪", large_yellow_circle: "🟡", fire: "🔥", rocket: "🚀", key: "🔑",
-  mag: "🔍", thumbsup: "👍", "+1": "👍", heavy_check_mark: "✔️", calendar: "📅",
-  repeat: "🔁", leftwards_arrow_with_hook: "↩️", stopwatch: "⏱️", memo: "📝",
-};
 const USER_COLORS = ["#2eb67d", "#e01e5a", "#1264a3", "#e8912d", "#7c3085", "#0b4c8c"];
 const PROJECT_ORDER = ["fluxori-prod", "fluxori-staging", "fluxori-dev"];
 const TRAFFIC_COLORS = ["#2eb67d", "#36c5f0", "#ecb22e", "#e01e5a", "#7c3085"];
@@ -37,6 +27,7 @@ const app = {
   refreshSeq: 0,
   drawnSeq: 0,
   suggestion: { items: [], index: 0 },
+  emoji: new Map(), // Slack's shortcodes (GET /emoji.json, from iamcal's emoji-data)
 };
 
 // -- small helpers
@@ -181,8 +172,29 @@ function decode(text) {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
+const SHORTCODE = /:([a-z0-9_+-]+):/g;
+
 function emoji(text) {
-  return text.replace(/:([a-z0-9_+-]+):/g, (whole, name) => EMOJI[name] || whole);
+  return text.replace(SHORTCODE, (whole, name) => app.emoji.get(name) || whole);
+}
+
+// Text with its shortcodes drawn in the emoji font (a font with plain glyphs for ⚠ or ✔ would
+// otherwise draw them in black and white).
+function emojiNodes(text) {
+  const nodes = [];
+  let at = 0;
+  for (const m of text.matchAll(SHORTCODE)) {
+    const character = app.emoji.get(m[1]);
+    if (!character) continue;
+    nodes.push(text.slice(at, m.index), emojiSpan(character));
+    at = m.index + m[0].length;
+  }
+  nodes.push(text.slice(at));
+  return nodes;
+}
+
+function emojiSpan(character) {
+  return h("span", { class: "emoji", text: character });
 }
 
 function mrkdwn(text) {
@@ -228,14 +240,14 @@ function inline(parent, text) {
   let at = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const g = m.groups;
-    if (g.emoji !== undefined && !EMOJI[g.emoji]) {
+    if (g.emoji !== undefined && !app.emoji.has(g.emoji)) {
       re.lastIndex = m.index + 1; // not an emoji we know: keep the colon, read on
       continue;
     }
     if (m.index > at) parent.append(decode(text.slice(at, m.index)));
     if (g.code !== undefined) parent.append(h("code", { text: decode(g.code) }));
     else if (g.special !== undefined) parent.append(special(g.special));
-    else if (g.emoji !== undefined) parent.append(EMOJI[g.emoji]);
+    else if (g.emoji !== undefined) parent.append(emojiSpan(app.emoji.get(g.emoji)));
     else {
       const tag = g.bold !== undefined ? "b" : g.italic !== undefined ? "i" : "s";
       const inner = h(tag);
@@ -283,7 +295,8 @@ function special(body) {
 function textObject(obj) {
   if (!obj) return h("span");
   if (obj.type === "mrkdwn") return mrkdwn(obj.text);
-  return h("span", { class: "plain", text: obj.emoji === false ? obj.text : emoji(obj.text || "") });
+  if (obj.emoji === false) return h("span", { class: "plain", text: obj.text });
+  return h("span", { class: "plain" }, emojiNodes(obj.text || ""));
 }
 
 function plain(obj) {
@@ -302,7 +315,7 @@ function renderBlocks(blocks, ctx) {
 function renderBlock(block, ctx) {
   switch (block.type) {
     case "header":
-      return h("div", { class: "block-header", text: plain(block.text) });
+      return h("div", { class: "block-header" }, textObject(block.text));
     case "section":
       return section(block, ctx);
     case "context":
@@ -985,6 +998,11 @@ async function start() {
     app.members = ["U_ALICE", "U_BOB", "U_CAROL"];
   }
   if (!app.members.includes(app.user)) app.user = app.members[0];
+  try {
+    app.emoji = new Map(Object.entries((await getJson("/emoji.json")).shortcodes));
+  } catch {
+    toast("Could not read the emoji table: shortcodes show as text.", true);
+  }
   try {
     app.grammar = await getJson("/_sandbox/commands");
   } catch {
