@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from collections.abc import Mapping
@@ -60,10 +59,44 @@ class Command:
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """' Did you mean x?' when a close choice exists, else ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    close = close or [c for c in choices if len(c) >= 3 and word.startswith(c)]
-    return f" Did you mean `{close[0]}`?" if close else ""
+    """' Did you mean x?' when a choice is close enough to be the word meant, else ''."""
+    close = _closest(word.lower(), choices)
+    return f" Did you mean `{close}`?" if close else ""
+
+
+def _closest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """A typo (one edit per three letters), else the one choice the word abbreviates
+    (`revs`, `mem`), names a part of (`backend`) or extends (`--enviroment`); else ''."""
+    if len(word) < 3 or not choices:
+        return ""
+    distance, best = min((_edits(word, c), c) for c in choices)
+    if distance <= len(word) // 3:
+        return best
+    near = [
+        c for c in choices if _abbreviates(word, c) or word in c.split("-") or word.startswith(c)
+    ]
+    return near[0] if len(near) == 1 else ""
+
+
+def _abbreviates(word: str, choice: str) -> bool:
+    """`word` starts as `choice` does and its letters appear in `choice` in order."""
+    if word[:2] != choice[:2] or len(word) >= len(choice):
+        return False
+    letters = iter(choice)
+    return all(ch in letters for ch in word)
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`."""
+    previous, before_previous = list(range(len(b) + 1)), list[int]()
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before_previous[j - 2] + 1)
+        before_previous, previous = previous, current
+    return previous[-1]
 
 
 def parse(text: str, config: OpsConfig, verbs: Mapping[str, Verb]) -> Command:
@@ -82,11 +115,13 @@ def parse(text: str, config: OpsConfig, verbs: Mapping[str, Verb]) -> Command:
             f"{code(tokens[0])} is not an /ops command.{suggest(verb_name, tuple(verbs))}"
             " Type `/ops help` for the list."
         )
-    flags, words = _split_flags(tokens[1:], verb)
+    flags, words = _split_flags(tokens[1:], verb, config)
     return _build(verb, flags, words, config, text)
 
 
-def _split_flags(tokens: list[str], verb: Verb) -> tuple[dict[str, str], list[str]]:
+def _split_flags(
+    tokens: list[str], verb: Verb, config: OpsConfig
+) -> tuple[dict[str, str], list[str]]:
     flags: dict[str, str] = {}
     words: list[str] = []
     it = iter(tokens)
@@ -104,9 +139,30 @@ def _split_flags(tokens: list[str], verb: Verb) -> tuple[dict[str, str], list[st
         if not value:
             value = next(it, "")
         if not value or value.startswith("--"):
-            raise UsageError(f"`--{name}` needs a value. Usage: `/ops {verb.usage}`")
+            raise UsageError(f"`--{name}` needs a value: {_flag_values(name, config)}.")
         flags[name] = value
     return flags, words
+
+
+_FLAG_VALUES = {
+    "since": "a duration such as `30m`, `1h` or `2d`, e.g. `--since 1h`",
+    "limit": f"a whole number from 1 to {MAX_LIMIT}, e.g. `--limit 10`",
+    "to": "a revision name, e.g. `--to fluxori-backend-00041-abc`",
+    "canary": "a percentage of traffic from 1 to 99, e.g. `--canary 10`",
+    "user": "a mention, e.g. `--user @alice`",
+    "outcome": "an outcome such as `failed` or `refused`, e.g. `--outcome failed`",
+    "override": 'a reason, e.g. `--override "hotfix for the outage"`',
+}
+
+
+def _flag_values(name: str, config: OpsConfig) -> str:
+    """What `--name` takes, with an example that can be typed as shown."""
+    if name == "env":
+        envs = ", ".join(f"`{e}`" for e in config.environments)
+        others = [e for e in config.environments if e != config.default_env]
+        example = others[0] if others else config.default_env
+        return f"one of {envs} (default `{config.default_env}`), e.g. `--env {example}`"
+    return _FLAG_VALUES.get(name, "see `/ops help`")
 
 
 def _build(

@@ -81,13 +81,14 @@ def _explorer(url: str) -> str:
 
 
 def _group_text(group: ErrorGroup) -> str:
+    """The message once: its first line as the headline, any further lines (a stack trace)
+    in a code block below."""
     revisions = ", ".join(bk.code(r) for r in sorted(group.revisions)) or "unknown revision"
     seen = bk.slack_date(group.last_seen) if group.last_seen else "?"
-    sample = group.sample.message if group.sample else group.message
-    return (
-        f"*{group.count}×* {bk.escape_clipped(group.message, 300)}\n"
-        f"last {seen} · {revisions}\n{bk.code_block(sample, 1200)}"
-    )
+    sample = group.sample.message if group.sample and group.sample.message else group.message
+    first, _, rest = sample.partition("\n")
+    more = f"\n{bk.code_block(rest, 1200)}" if rest.strip() else ""
+    return f"*{group.count}×* {bk.code(first, 500)}\nlast {seen} · {revisions}{more}"
 
 
 def render_entries(cmd: Command, entries: list[LogEntry], url: str) -> list[bk.Block]:

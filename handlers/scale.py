@@ -12,6 +12,12 @@ from handlers.plans import Change, Plan, Progress, Refusal, Result, snapshot
 from handlers.revisions import image_tail
 
 INT_KEYS = {"min": "min_instances", "max": "max_instances", "concurrency": "concurrency"}
+# What each whole-number setting may be, as the user is told; Cloud Run's own limits
+# (gcp/run_rules.py) are judged after this, on the values that parse.
+ALLOWED = {"min": "of 0 or more", "max": "of 1 or more", "concurrency": "from 1 to 1000"}
+TEXT_KEYS = {"memory": "2Gi", "cpu": "2"}  # judged by Cloud Run's rules, with an example
+MAX_TEXT_VALUE = 16  # longer than any memory size or CPU count Cloud Run takes
+ECHO = 40  # a value quoted back in a problem is cut to this
 TEMPLATE_KEYS = ("memory", "cpu", "concurrency")  # they live in the revision template
 
 
@@ -20,15 +26,22 @@ def parse_change(settings: dict[str, str]) -> tuple[ServiceChange, list[str]]:
     problems: list[str] = []
     ints: dict[str, int] = {}
     for key, field_name in INT_KEYS.items():
-        if key in settings:
-            value = settings[key].strip()
-            if value.isdigit():
-                ints[field_name] = int(value)
-            else:
-                problems.append(f"{bk.code(f'{key}={value}')} must be a whole number.")
-    memory = settings.get("memory", "").strip() or None
-    cpu = settings.get("cpu", "").strip() or None
-    return ServiceChange(memory=memory, cpu=cpu, **ints), problems
+        value = settings.get(key, "").strip()
+        if value.isdigit():
+            ints[field_name] = int(value)
+        elif key in settings:
+            problems.append(f"{_echo(key, value)} must be a whole number {ALLOWED[key]}.")
+    texts: dict[str, str] = {}
+    for key, example in TEXT_KEYS.items():
+        texts[key] = settings.get(key, "").strip()
+        if len(texts[key]) > MAX_TEXT_VALUE:  # Cloud Run's rules would quote it back whole
+            problems.append(f"{_echo(key, texts[key])} is too long; use e.g. `{example}`.")
+    change = ServiceChange(memory=texts["memory"] or None, cpu=texts["cpu"] or None, **ints)
+    return change, problems
+
+
+def _echo(key: str, value: str) -> str:
+    return bk.code(f"{key}={value}", ECHO)
 
 
 def validate(service: Service, change: ServiceChange) -> list[str]:

@@ -30,13 +30,19 @@ def render(cmd: Command, slos: list[SloStatus]) -> list[bk.Block]:
 def slo_text(slo: SloStatus) -> str:
     period = human(timedelta(seconds=slo.rolling_period_seconds))
     compliance = _pct(slo.compliance, 3)
-    budget = _pct(slo.error_budget_remaining, 1)
     burn = f"{slo.burn_rate:.1f}×" if slo.burn_rate is not None else "n/a"
     return (
         f"{_icon(slo)} *{bk.escape(slo.display_name)}*\n"
         f"goal {slo.goal * 100:g}% over {period} · compliance *{compliance}*"
-        f" · error budget left *{budget}* · burn rate (1h) *{burn}*"
+        f" · {budget_text(slo.error_budget_remaining)} · burn rate (1h) *{burn}*"
     )
+
+
+def budget_text(remaining: float | None) -> str:
+    """What is left of the error budget; once none is, how much of it was used."""
+    if remaining is None or remaining > 0:
+        return f"error budget left *{_pct(remaining, 1)}*"
+    return f"error budget *exhausted* ({_pct(1 - remaining, 1)} of it used)"
 
 
 def _icon(slo: SloStatus) -> str:

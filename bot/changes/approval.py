@@ -235,10 +235,38 @@ def _with_action(job: Job, deps: Deps, act: Callable[[Action, Deps], None]) -> N
     act(action, deps)
 
 
+_ALREADY = {
+    State.PENDING: "Try again: this plan changed while you clicked.",
+    State.APPROVED: "Too late: this plan was already confirmed by {approver} and is running.",
+    State.RUNNING: "Too late: this plan was already confirmed by {approver} and is running.",
+    State.SUCCEEDED: "Too late: this plan was already confirmed by {approver} and is done.",
+    State.FAILED: "Too late: this plan was already confirmed by {approver}; it failed"
+    " (see the thread).",
+    State.CANCELLED: "Too late: this plan was already cancelled by {canceller}.",
+    State.EXPIRED: "Too late: this plan expired unconfirmed. Plan again if it is still needed.",
+    State.INTERRUPTED: "Too late: this plan was already confirmed by {approver}; it was"
+    " interrupted mid-change (see the thread).",
+    State.REFUSED: "Too late: this plan was refused.",
+    State.NOT_STARTED: "Too late: this plan was confirmed by {approver} but never started;"
+    " nothing was changed. Plan again if it is still needed.",
+}
+_NOT_APPLIED = (
+    "Too late: this plan was already confirmed by {approver} but not applied: the service"
+    " changed after the preview (see the thread)."
+)
+
+
 def _already(action: Action) -> str:
-    who = action.approved_by or action.cancelled_by
-    by = f" by <@{who}>" if who else ""
-    return f"Too late: this plan was already {action.state.value}{by}."
+    """Why a click on a plan that has moved on does nothing, in the plan's own words."""
+    stale = action.state is State.FAILED and action.applied is False
+    wording = _NOT_APPLIED if stale else _ALREADY[action.state]
+    return wording.format(
+        approver=_mention(action.approved_by), canceller=_mention(action.cancelled_by)
+    )
+
+
+def _mention(user: str) -> str:
+    return f"<@{user}>" if user else "someone"
 
 
 Clicked = Callable[[Action, Click, Deps], None]

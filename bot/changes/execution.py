@@ -13,6 +13,7 @@ from bot.runtime import logs
 from bot.slack import cards
 from bot.slack.replies import gcp_problem
 from bot.store import Action, Event, State
+from bot.store.outbox import OutboxState
 from gcp.errors import Conflict, GcpError, OperationFailed
 from handlers import blocks as bk
 from handlers.plans import Result, differences, snapshot
@@ -39,6 +40,7 @@ def run_approved(action: Action, deps: Deps) -> Action:
     running = claim.action
     progress = _Progress(running, deps)
     result = _execute(running, deps, progress)
+    progress.finish(result.ok)
     state = State.SUCCEEDED if result.ok else State.FAILED
     final = (
         deps.store.transition(
@@ -142,13 +144,16 @@ def _report(action: Action, result: Result, deps: Deps) -> None:
 
 
 class _Progress:
-    """Posts progress at most every few seconds and keeps the heartbeat fresh. Never raises:
-    a handler must not fail because Slack or a heartbeat write did."""
+    """Shows progress in one thread message, posted once and then updated in place at most
+    every few seconds, and keeps the heartbeat fresh; `finish` turns it into a closing line.
+    Never raises: a handler must not fail because Slack or a heartbeat write did."""
 
     def __init__(self, action: Action, deps: Deps) -> None:
         self.action, self.deps = action, deps
+        self._key = f"progress:{action.id}"
+        self._started = time.monotonic()
         self._last = 0.0
-        self._posted = 0
+        self._step = ""  # the latest progress message; "" until one is shown
         self._lock = threading.Lock()
 
     def __call__(self, message: str) -> None:
@@ -156,16 +161,35 @@ class _Progress:
             if time.monotonic() - self._last < PROGRESS_EVERY:
                 return
             self._last = time.monotonic()
-            self._posted += 1
-            key = f"progress:{self.action.id}:{self._posted}"
+            first, self._step = not self._step, message
         try:
             self.deps.store.update(self.action.id, {"heartbeat_at": self.deps.now()})
-            self.deps.outbox.post(
-                self.action.channel,
-                [cards.progress_block(message)],
-                message,
-                thread_ts=self.action.thread_ts,
-                key=key,
-            )
+            self._show(cards.progress_block(message), message, first)
         except Exception:
             log.exception("progress_not_reported", action_id=self.action.id)
+
+    def finish(self, ok: bool) -> None:
+        """Replace the progress message with how the step ended (the result follows it)."""
+        if not self._step:
+            return
+        took = cards.human_seconds(time.monotonic() - self._started)
+        step = self._step.split("…")[0].rstrip(" ;:")
+        line = f":checkered_flag: {step}: finished after {took}"
+        if not ok:
+            line = f":octagonal_sign: {step}: stopped after {took}; see below"
+        try:
+            self._show(bk.context(line), line, first=False)
+        except Exception:
+            log.exception("progress_not_reported", action_id=self.action.id)
+
+    def _show(self, block: bk.Block, text: str, first: bool) -> None:
+        channel = self.action.channel
+        if first:
+            self.deps.outbox.post(
+                channel, [block], text, thread_ts=self.action.thread_ts, key=self._key
+            )
+            return
+        posted = self.deps.store.outbox_get(self._key)
+        if posted is not None and posted.state is OutboxState.DELIVERED and posted.ts:
+            self.deps.outbox.update(channel, posted.ts, [block], text)
+        # Not delivered yet (Slack is failing): the post goes out later as it was recorded.

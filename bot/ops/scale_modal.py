@@ -103,9 +103,16 @@ def _serving_base(service: Service, ref: ServiceRef, deps: Deps) -> Revision | N
 
 def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
     view = body.get("view", {})
-    meta = json.loads(view.get("private_metadata") or "{}")
+    meta = _metadata(view)
+    if meta is None:
+        log.warning("scale_form_unreadable", reason="private_metadata")
+        ack(response_action="update", view=_message({}, UNREADABLE))
+        return
     settings = {key: _value(view, key) for key, _, _ in FIELDS}
-    errors = field_errors(settings, meta)
+    unread = {key: UNREAD_FIELD for key, value in settings.items() if not value}
+    if unread:
+        log.warning("scale_form_unreadable", reason="values", fields=sorted(unread))
+    errors = unread or field_errors(settings, meta)
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -152,9 +159,36 @@ def _block_for(problem: str) -> str:
     return "max"
 
 
+UNREADABLE = (
+    ":warning: I could not read this form (what it was opened for is missing)."
+    " Close it and run `/ops scale SERVICE` again."
+)
+UNREAD_FIELD = "I could not read a value here; type it again."
+META_TEXT = ("env", "target", "channel")
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any] | None:
+    """What the form was opened for, or None when it cannot be read."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "")
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in META_TEXT):
+        return None
+    current = meta.get("current")
+    return meta if current is None or isinstance(current, dict) else None
+
+
 def _value(view: dict[str, Any], key: str) -> str:
-    state = view.get("state", {}).get("values", {}).get(key, {}).get("value", {})
-    return str(state.get("value") or "").strip()
+    """The field's text; '' when it is missing or not shaped as a plain text input's state."""
+    values = _object(_object(view.get("state")).get("values"))
+    state = _object(_object(values.get(key)).get("value"))
+    text = state.get("value")
+    return text.strip() if isinstance(text, str) else ""
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _loading(meta: dict[str, Any]) -> dict[str, Any]:

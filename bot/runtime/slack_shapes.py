@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 
 FORM = "application/x-www-form-urlencoded"
 NEEDS_VIEW = ("view_submission", "view_closed")
+# Fields the reference documents as objects: listeners read ids from them.
+OBJECTS = ("team", "channel", "container", "message", "view")
 
 
 def interaction_problem(content_type: str, body: bytes) -> str:
@@ -42,11 +44,12 @@ def _payload_problem(payload: Any) -> str:
         return "payload has no type"
     if not _text(_object(payload.get("user")).get("id")):
         return "payload has no user.id"
-    if kind == "block_actions":
-        return _actions_problem(payload.get("actions"))
+    if kind == "block_actions" and (problem := _actions_problem(payload.get("actions"))):
+        return problem
     if kind in NEEDS_VIEW and not _text(_object(payload.get("view")).get("id")):
         return f"{kind} payload has no view"
-    return ""
+    misshapen = [k for k in OBJECTS if not isinstance(payload.get(k), dict | None)]
+    return f"payload field {misshapen[0]} is not an object" if misshapen else ""
 
 
 def _actions_problem(actions: Any) -> str:

@@ -31,6 +31,12 @@ STATE_LINES = {
         ":double_vertical_bar: Approved by <@{approved_by}> but never started; nothing was changed"
     ),
 }
+# A plan that finished without touching its target (the service changed after the preview):
+# recorded as failed, but nothing failed and nothing changed.
+NOT_APPLIED_LINE = (
+    ":leftwards_arrow_with_hook: Not applied: the service changed after the preview;"
+    " approved by <@{approved_by}>, nothing was changed"
+)
 
 
 def plan_of(action: Action) -> Plan:
@@ -62,7 +68,9 @@ def card(action: Action) -> list[bk.Block]:
 def state_line(action: Action) -> str:
     duration = action.duration_seconds
     took = f" · took {human_seconds(duration)}" if duration is not None else ""
-    return STATE_LINES[action.state].format(
+    not_applied = action.state is State.FAILED and action.applied is False
+    line = NOT_APPLIED_LINE if not_applied else STATE_LINES[action.state]
+    return line.format(
         approved_by=action.approved_by or "?",
         cancelled_by=action.cancelled_by or "?",
         duration=took,
