@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, state TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, created_at);
 """
 AFTER_MIGRATION = "CREATE INDEX IF NOT EXISTS records_expiry ON records (expire_at);"
+USER_COLUMNS = ("requested_by", "approved_by")
+NEWEST = "ORDER BY created_at DESC LIMIT ?"
 REFUSAL_COLUMNS = {  # filter -> the indexed expression (refusals keep their JSON as written)
     "kind": "json_extract(data, '$.kind')",
     "user": "json_extract(data, '$.by')",
@@ -74,6 +76,9 @@ class SqliteStore(OutboxWrites):
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
+        # WAL's recommended setting: a commit survives the process dying; only an OS crash or
+        # power loss can lose the last commits, never corrupt the file (sqlite.org/pragma.html)
+        db.execute("PRAGMA synchronous=NORMAL")
         self._opened.append(db)
         return db
 
@@ -145,12 +150,26 @@ class SqliteStore(OutboxWrites):
                 _write(db, current.moved(current.state, event, fields))
 
     def search(self, filters: Filters) -> list[Action]:
-        clauses, args = _where(filters)
-        sql = f"SELECT data FROM actions {clauses} ORDER BY created_at DESC LIMIT ?"  # noqa: S608 - clauses are fixed strings
-        return _actions(self._rows(sql, (*args, filters.limit)))
+        """A user's actions are two index walks (as requester, as approver), merged."""
+        rows: dict[str, tuple[str, str]] = {}
+        for column in USER_COLUMNS if filters.user else ("",):
+            clauses, args = _where(filters, column)
+            sql = f"SELECT id, created_at, data FROM actions {clauses} {NEWEST}"  # noqa: S608 - clauses are fixed strings
+            rows.update(
+                (row[0], (row[1], row[2])) for row in self._rows(sql, (*args, filters.limit))
+            )
+        newest = sorted(rows.values(), reverse=True)[: filters.limit]
+        return [Action.from_record(json.loads(data)) for _, data in newest]
 
     def count(self, filters: Filters) -> int:
-        clauses, args = _where(filters)
+        """A user's actions: those they requested, plus those they approved for others."""
+        if not filters.user:
+            return self._count(*_where(filters))
+        requested = self._count(*_where(filters, "requested_by"))
+        clauses, args = _where(filters, "approved_by")
+        return requested + self._count(f"{clauses} AND requested_by != ?", [*args, filters.user])
+
+    def _count(self, clauses: str, args: list[Any]) -> int:
         return int(self._rows(f"SELECT COUNT(*) FROM actions {clauses}", tuple(args))[0][0])  # noqa: S608 - clauses are fixed strings
 
     def expired_pending(self, now: datetime) -> list[Action]:
@@ -319,20 +338,16 @@ def _take_lock(db: sqlite3.Connection, action: Action) -> str:
     return "" if holder == action.id else str(holder)
 
 
-def _where(filters: Filters) -> tuple[str, list[Any]]:
+def _where(filters: Filters, user_column: str = "") -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     for column, value in (("env", filters.env), ("target", filters.target)):
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
-    if filters.user:
-        # a union of two index lookups: an OR of columns would scan the table
-        clauses.append(
-            "rowid IN (SELECT rowid FROM actions WHERE requested_by = ?"
-            " UNION SELECT rowid FROM actions WHERE approved_by = ?)"
-        )
-        args += [filters.user, filters.user]
+    if filters.user:  # one of USER_COLUMNS: an OR of both would scan the table
+        clauses.append(f"{user_column} = ?")
+        args.append(filters.user)
     states = filters.state_values()
     if states:
         clauses.append(f"state IN ({', '.join('?' for _ in states)})")
