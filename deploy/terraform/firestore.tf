@@ -92,30 +92,24 @@ locals {
   ]
 }
 
-resource "google_firestore_index" "actions" {
-  for_each   = { for fields in local.action_index_equalities : join("+", fields) => fields }
+resource "google_firestore_index" "history" {
+  for_each = merge(
+    { for f in local.action_index_equalities : "actions:${join("+", f)}" => {
+      collection = "ops_actions", fields = concat(f, ["created_at"])
+    } },
+    { for f in local.refusal_index_equalities : "refusals:${join("+", f)}" => {
+      collection = "ops_refusals", fields = concat(f, ["at"])
+    } },
+  )
   database   = google_firestore_database.default.name
-  collection = "ops_actions"
+  collection = each.value.collection
 
   dynamic "fields" {
-    for_each = concat(each.value, ["created_at"])
+    for_each = each.value.fields
     content {
       field_path = fields.value
-      order      = fields.value == "created_at" ? "DESCENDING" : "ASCENDING"
-    }
-  }
-}
-
-resource "google_firestore_index" "refusals" {
-  for_each   = { for fields in local.refusal_index_equalities : join("+", fields) => fields }
-  database   = google_firestore_database.default.name
-  collection = "ops_refusals"
-
-  dynamic "fields" {
-    for_each = concat(each.value, ["at"])
-    content {
-      field_path = fields.value
-      order      = fields.value == "at" ? "DESCENDING" : "ASCENDING"
+      # the equality fields, then the time field last, newest first
+      order = fields.key == length(each.value.fields) - 1 ? "DESCENDING" : "ASCENDING"
     }
   }
 }
