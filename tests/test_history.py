@@ -18,7 +18,7 @@ import pytest
 from bot import registry
 from bot.changes import maintenance
 from bot.dev.local_google import LocalGoogleCerts
-from bot.ops import history
+from bot.ops import history, home
 from bot.store import Action, Event, Filters, State
 from bot.store.base import SEEN_TTL
 from bot.store.filtering import action_branches, refusal_equalities
@@ -314,3 +314,17 @@ def test_firestore_finds_what_is_older_than_the_newest_1000_and_500(
     assert "Showing the newest 3 of 1101" in answer
     _, answer = ask(stack, "history --outcome refused --user <@U_RARE>")
     assert "outside the change window" in answer
+
+
+def test_home_lists_the_readers_environments_however_busy_the_others(stack: Stack) -> None:
+    """App Home of a dev reader lists dev's latest action and its pending plan behind 60
+    newer prod actions."""
+    store = stack.bot.deps.store
+    store.create(record(0, env="dev", summary="the dev change"))
+    store.create(record(1, env="dev", state=State.PENDING, summary="the dev plan"))
+    for n in range(2, 62):
+        store.create(record(n, state=State.PENDING if n % 2 else State.SUCCEEDED))
+    blocks = json.dumps(home.home_blocks(stack.bot.deps, ("dev",)), ensure_ascii=False)
+    assert "the dev change" in blocks
+    assert "the dev plan" in blocks
+    assert "scale #02" not in blocks
