@@ -173,6 +173,17 @@ def test_a_full_page_says_how_many_and_the_before_that_shows_older(stack: Stack)
     assert "Showing the newest 5 of 7" in second
 
 
+def test_a_page_larger_than_a_message_still_ends_with_the_way_to_older(stack: Stack) -> None:
+    """`--limit 100` over 60 matches shows what fits in one Slack message (50 blocks) and
+    says how to see the rest, instead of a cut-off answer."""
+    for n in range(60):
+        stack.bot.deps.store.create(record(n))
+    _, answer = ask(stack, "history --limit 100")
+    assert shown(answer, 60) == list(range(12, 60))
+    assert "Showing the newest 48 of 60" in answer
+    assert "truncated" not in answer
+
+
 def test_since_and_before_bound_the_window(stack: Stack) -> None:
     """`--since DATE --before DATE` lists only what was created in between, and says so."""
     for n, day in enumerate((0, 1, 2)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.deps import Deps
 from bot.slack import cards
@@ -19,9 +19,11 @@ from bot.store.model import utcnow
 from handlers import blocks as bk
 from handlers.commands import Command, UsageError
 
+T = TypeVar("T")
 DEFAULT_LIMIT = 10
 ALL_ENVIRONMENTS = "all environments"
 MAX_CHANGES_SHOWN = 3
+MAX_SHOWN = bk.MAX_BLOCKS - 2  # the header and the footer too fit in one message
 UNSUCCESSFUL = frozenset({State.FAILED, State.INTERRUPTED, State.NOT_STARTED})
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9_]+)$")
 OUTCOME_ICONS = {
@@ -74,23 +76,24 @@ def render(cmd: Command, deps: Deps) -> list[bk.Block]:
     filters = filters_for(cmd, deps.now())
     scope = " · ".join(x for x in (cmd.service, environment_label(cmd), _window(filters)) if x)
     if filters.outcome == State.REFUSED.value:
-        refused = deps.store.search_refused(filters)
-        out = [bk.header(f"Refused requests · {scope}")]
-        if not refused:
-            out.append(bk.section("_No refused requests on record for that filter._"))
-        out += [bk.section(refusal_line(r)) for r in refused]
-        total = _total(len(refused), filters, deps.store.count_refused)
-        oldest = refused[-1]["at"] if refused else ""
-        return bk.fit([*out, *_more(len(refused), total, str(oldest))])
-    actions = deps.store.search(filters)
-    out = [bk.header(f"History · {scope}")]
-    if not actions:
-        out.append(bk.section("_No actions on record for that filter._"))
+        refused, total = _page(
+            deps.store.search_refused(filters), filters, deps.store.count_refused
+        )
+        return _answer(
+            f"Refused requests · {scope}",
+            [refusal_line(r) for r in refused]
+            or ["_No refused requests on record for that filter._"],
+            total - len(refused),
+            str(refused[-1]["at"]) if refused else "",
+        )
+    actions, total = _page(deps.store.search(filters), filters, deps.store.count)
     url = deps.workspace_url()
-    out += [bk.section(line(a, url)) for a in actions]
-    total = _total(len(actions), filters, deps.store.count)
-    oldest = actions[-1].created_at.isoformat() if actions else ""
-    return bk.fit([*out, *_more(len(actions), total, oldest)])
+    return _answer(
+        f"History · {scope}",
+        [line(a, url) for a in actions] or ["_No actions on record for that filter._"],
+        total - len(actions),
+        actions[-1].created_at.isoformat() if actions else "",
+    )
 
 
 def _window(filters: Filters) -> str:
@@ -99,21 +102,24 @@ def _window(filters: Filters) -> str:
     return " ".join(x for x in (since, before) if x)
 
 
-def _total(shown: int, filters: Filters, count: Callable[[Filters], int]) -> int:
-    """How many matched: a count only when the page is full."""
-    return count(filters) if shown >= filters.limit else shown
+def _page(found: list[T], filters: Filters, count: Callable[[Filters], int]) -> tuple[list[T], int]:
+    """What fits in one message, and how many matched (counted only when the page is full)."""
+    total = count(filters) if len(found) >= filters.limit else len(found)
+    return found[:MAX_SHOWN], total
 
 
-def _more(shown: int, total: int, oldest: str) -> list[bk.Block]:
-    """Where a page ends before the records do: how many there are and how to see older."""
-    if total <= shown:
-        return []
-    cursor = _moment(datetime.fromisoformat(oldest.replace("Z", "+00:00")))
-    return [
-        bk.context(
-            f"Showing the newest {shown} of {total}. For older ones add `--before {cursor}`."
+def _answer(title: str, lines: list[str], older: int, oldest: str) -> list[bk.Block]:
+    """The lines under their title; where more matched, how many and how to see them."""
+    out = [bk.header(title), *(bk.section(x) for x in lines)]
+    if older > 0:
+        cursor = _moment(datetime.fromisoformat(oldest.replace("Z", "+00:00")))
+        shown, total = len(lines), len(lines) + older
+        out.append(
+            bk.context(
+                f"Showing the newest {shown} of {total}. For older ones add `--before {cursor}`."
+            )
         )
-    ]
+    return out
 
 
 def _moment(when: datetime) -> str:
