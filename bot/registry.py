@@ -191,12 +191,13 @@ ACTIONS: dict[str, RunbookAction] = _register(
         "history",
         Verb(
             "history",
-            "history [SERVICE] [--limit N] [--user @x] [--outcome O]",
-            "Recent actions: who did what, approved by whom, with what outcome;"
-            " `--outcome refused` lists refused requests and why.",
+            "history [SERVICE] [--limit N] [--user @x] [--outcome O] [--since 7d|DATE]"
+            " [--before DATE]",
+            "Recent actions in every environment (or `--env`): who did what, approved by whom,"
+            " what changed, how it ended; `--outcome refused` lists refused requests and why.",
             "/ops history fluxori-backend --outcome failed",
             optional_positionals=("service",),
-            flags=("env", "limit", "user", "outcome"),
+            flags=("env", "limit", "user", "outcome", "since", "before"),
         ),
         answer=_history,
     ),

@@ -6,7 +6,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from gcp.log_queries import PRESETS
 from handlers.blocks import code
@@ -36,6 +36,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 MAX_SINCE = timedelta(days=30)
 MAX_LIMIT = 100
 REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")  # `--since`/`--before` of history: a UTC date or time
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class Command:
     settings: dict[str, str] = field(default_factory=dict)
     user_filter: str = ""
     outcome_filter: str = ""
+    since_given: bool = False
+    since_date: datetime | None = None  # history: `--since 2026-11-01`
+    before: datetime | None = None  # history: `--before 2026-11-01T14:30`
     text: str = ""
     env_given: bool = False
     override: str = ""
@@ -180,6 +184,10 @@ def _build(
     preset = values.get("preset", "")
     if preset:
         _check_choice(preset, tuple(PRESETS), "log preset")
+    since_text = flags.get("since", "")
+    since_date = (
+        _moment("since", since_text) if verb.name == "history" and DATE.match(since_text) else None
+    )
     secret = values.get("secret", "") if verb.name == "rotate-secret" else ""
     if verb.name == "rotate-secret":
         secret = secret or next(iter(config.secrets), "")
@@ -190,13 +198,16 @@ def _build(
         service=service,
         preset=preset,
         secret=secret,
-        since=_duration(flags["since"]) if "since" in flags else timedelta(hours=1),
+        since=_duration(since_text) if since_text and not since_date else timedelta(hours=1),
         limit=_limit(flags["limit"]) if "limit" in flags else None,
         to_revision=_revision(flags.get("to", "")),
         canary=_canary(flags["canary"]) if "canary" in flags else None,
         settings=settings,
         user_filter=flags.get("user", ""),
         outcome_filter=flags.get("outcome", ""),
+        since_given=bool(since_text),
+        since_date=since_date,
+        before=_moment("before", flags["before"]) if "before" in flags else None,
         text=text.strip(),
         env_given="env" in flags,
         override=flags.get("override", "")[:300],
@@ -239,6 +250,20 @@ def _duration(value: str) -> timedelta:
     if not timedelta(minutes=1) <= since <= MAX_SINCE:
         raise UsageError(f"`--since {value}` must be between 1m and 30d.")
     return since
+
+
+def _moment(flag: str, value: str) -> datetime:
+    """A UTC date or time such as 2026-11-20 or 2026-11-20T14:30 (history's window)."""
+    try:
+        moment = datetime.fromisoformat(value) if DATE.match(value) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise UsageError(
+            f"{code(f'--{flag} {value}')} is not a date. Use e.g. `2026-11-20` or"
+            " `2026-11-20T14:30` (UTC)."
+        )
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _limit(value: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Action, ActionStore, Event, Filters, State
+from bot.store.base import RECORD_TTL, SEEN_TTL
 from bot.store.outbox import DELIVERED_TTL, Kind, OutboxEntry, OutboxState, update_key
 from bot.store.sqlite import SqliteStore
 
@@ -155,6 +157,57 @@ def test_search_newest_first_with_filters(store: ActionStore) -> None:
     assert len(store.search(Filters(limit=2))) == 2
 
 
+def test_search_pages_with_a_time_window_and_counts_every_match(store: ActionStore) -> None:
+    """`since` (inclusive) and `before` (exclusive) bound created_at; count ignores the limit."""
+    actions = [make(i, requested_by="U_ALICE" if i % 2 else "U_BOB") for i in range(1, 8)]
+    for action in actions:
+        store.create(action)
+    page = store.search(Filters(user="U_ALICE", limit=2))
+    assert [a.id for a in page] == [actions[6].id, actions[4].id]
+    older = store.search(Filters(user="U_ALICE", limit=2, before=page[-1].created_at))
+    assert [a.id for a in older] == [actions[2].id, actions[0].id]
+    window = Filters(since=actions[2].created_at, before=actions[5].created_at)
+    assert [a.id for a in store.search(window)] == [a.id for a in reversed(actions[2:5])]
+    assert store.count(Filters(user="U_ALICE", limit=1)) == 4
+    assert store.count(window) == 3
+    assert store.count(Filters(env="dev")) == 0
+
+
+def test_search_several_states_for_a_user_in_one_environment(store: ActionStore) -> None:
+    """States combine with the user (requester or approver), the environment and the target."""
+    mine = make(1, state=State.FAILED, requested_by="U_CAROL")
+    approved = make(2, state=State.SUCCEEDED, approved_by="U_CAROL")
+    other_env = make(3, state=State.FAILED, requested_by="U_CAROL", env="dev")
+    pending = make(4, requested_by="U_CAROL")
+    for action in (mine, approved, other_env, pending):
+        store.create(action)
+    filters = Filters(
+        env="prod", target="fluxori-backend", user="U_CAROL", states=(State.FAILED, State.SUCCEEDED)
+    )
+    assert [a.id for a in store.search(filters)] == [approved.id, mine.id]
+    assert store.count(filters) == 2
+
+
+def test_refused_requests_are_searched_and_counted(store: ActionStore) -> None:
+    """Refusals filter by environment, target, who was refused and time; overrides are not
+    refusals."""
+    for i in range(6):
+        context = {"verb": "scale", "env": "dev" if i % 2 else "prod", "target": "fluxori-backend"}
+        at = NOW + timedelta(minutes=i)
+        store.record_refusal(Event(at, "refused", f"U{i % 3}", f"reason {i}"), context)
+    store.record_refusal(Event(NOW, "cooldown_overridden", "U0", "urgent"), {"env": "prod"})
+    newest = store.search_refused(Filters(limit=2))
+    assert [r["detail"] for r in newest] == ["reason 5", "reason 4"]
+    dev = Filters(env="dev", target="fluxori-backend", before=NOW + timedelta(minutes=5))
+    assert [r["detail"] for r in store.search_refused(dev)] == ["reason 3", "reason 1"]
+    assert [r["detail"] for r in store.search_refused(Filters(user="U0"))] == [
+        "reason 3",
+        "reason 0",
+    ]
+    assert store.count_refused(Filters(limit=1)) == 6
+    assert store.count_refused(Filters(since=NOW + timedelta(minutes=4))) == 2
+
+
 def test_expired_and_stale_queries(store: ActionStore) -> None:
     """Pending past expiry and running without a recent heartbeat are found."""
     old = make(1, expires_at=NOW - timedelta(minutes=1))
@@ -200,7 +253,7 @@ def test_records_round_trip(store: ActionStore) -> None:
 def test_firestore_alert_records_carry_their_expiry(request: pytest.FixtureRequest) -> None:
     """Firestore deletes an alert record 90 days after it is written (TTL on expire_at); the
     field never reaches the caller."""
-    from bot.store.firestore import RECORD_TTL, FirestoreStore
+    from bot.store.firestore import FirestoreStore
     from tests.support.emulators import firestore_client
 
     client = firestore_client(request.getfixturevalue("firestore_emulator"))
@@ -364,3 +417,37 @@ def test_firestore_delivered_entries_carry_their_expiry(request: pytest.FixtureR
     raw = {d.id: d.to_dict() or {} for d in client.collection(f"{prefix}outbox").stream()}
     assert raw["post:a"]["expire_at"] == NOW + DELIVERED_TTL
     assert raw["post:b"]["expire_at"] is None
+
+
+def test_sqlite_forgets_deduplication_keys_and_records_once_expired(tmp_path: Path) -> None:
+    """De-duplication keys older than SEEN_TTL and records past RECORD_TTL are deleted by
+    purge_expired; younger ones stay (Firestore's TTL policies do the same there)."""
+    sqlite = SqliteStore(str(tmp_path / "actions.sqlite"))
+    assert sqlite.first_seen("old", NOW - SEEN_TTL - timedelta(seconds=1))
+    assert sqlite.first_seen("young", NOW - SEEN_TTL + timedelta(minutes=1))
+    sqlite.put_record("alert", "incident-1", {"ts": "1.2"})
+    assert sqlite.purge_expired(NOW) == 1
+    assert sqlite.first_seen("old", NOW)
+    assert not sqlite.first_seen("young", NOW)
+    assert sqlite.get_record("alert", "incident-1") == {"ts": "1.2"}
+    assert sqlite.purge_expired(datetime.now(UTC) + RECORD_TTL + timedelta(minutes=1)) == 3
+    assert sqlite.get_record("alert", "incident-1") is None
+    sqlite.close()
+
+
+def test_sqlite_reads_run_while_a_write_is_open(tmp_path: Path) -> None:
+    """WAL with a connection per concurrent caller: a read is answered while another
+    connection holds the write transaction."""
+    sqlite = SqliteStore(str(tmp_path / "actions.sqlite"))
+    action = make()
+    sqlite.create(action)
+    writer = sqlite3.connect(str(tmp_path / "actions.sqlite"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            found = list(pool.map(lambda _: sqlite.get(action.id), range(8)))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert found == [action] * 8
+    sqlite.close()

@@ -55,6 +55,7 @@ def sweep(deps: Deps) -> Swept:
     interrupted = sum(report_interrupted(action, deps) for action in stale)
     delivered = deps.outbox.deliver_due()
     deps.store.outbox_purge(deps.now())
+    deps.store.purge_expired(deps.now())
     return Swept(expired, interrupted, not_started, delivered)
 
 

@@ -93,7 +93,8 @@ def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
 def run_command(p: dict[str, Any], deps: Deps) -> None:
     """Post the thread root (who ran what, where), then the answer in its thread."""
     cmd = registry.parse(p["text"], deps.config)
-    root = [bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{cmd.env}*")]
+    where = history.environment_label(cmd) if cmd.verb == "history" else cmd.env
+    root = [bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{where}*")]
     try:
         root_ts: str | None = deps.messenger.post(
             p["channel_id"], root, bk.escape_clipped(f"/ops {cmd.text}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import App
@@ -10,7 +11,7 @@ from bot.deps import Deps
 from bot.ops import history
 from bot.runtime import job_inputs, logs
 from bot.runtime.jobs import QueueFull
-from bot.store import Filters, State
+from bot.store import Action, Filters, State
 from gcp.errors import GcpError
 from handlers import blocks as bk
 
@@ -47,14 +48,8 @@ def home_blocks(deps: Deps, envs: tuple[str, ...]) -> list[bk.Block]:
     """What the user may read: actions and serving revisions of `envs` only."""
     if not envs:
         return [bk.header("Fluxori ops"), bk.section("You are not a reader of any environment.")]
-    pending = [
-        a for a in deps.store.search(Filters(states=(State.PENDING,), limit=10)) if a.env in envs
-    ]
-    recent = [
-        a
-        for a in deps.store.search(Filters(limit=50))
-        if a.state is not State.PENDING and a.env in envs
-    ]
+    pending = _newest(deps, envs, Filters(states=(State.PENDING,), limit=10))
+    recent = [a for a in _newest(deps, envs, Filters(limit=20)) if a.state is not State.PENDING]
     url = deps.workspace_url()
     out = [bk.header("Fluxori ops"), bk.section("*Plans awaiting approval*")]
     out += [bk.section(history.line(a, url)) for a in pending] or [bk.context("None.")]
@@ -62,6 +57,13 @@ def home_blocks(deps: Deps, envs: tuple[str, ...]) -> list[bk.Block]:
     out += [bk.section(history.line(a, url)) for a in recent[:10]] or [bk.context("Nothing yet.")]
     out += [bk.divider(), bk.section("*Serving now*"), *serving_blocks(deps, envs)]
     return out[:MAX_HOME_BLOCKS]
+
+
+def _newest(deps: Deps, envs: tuple[str, ...], filters: Filters) -> list[Action]:
+    """Newest first across `envs`, each read from its own index: a busy environment the
+    user may not read never crowds out the ones they may."""
+    found = [a for env in envs for a in deps.store.search(replace(filters, env=env))]
+    return sorted(found, key=lambda a: a.created_at, reverse=True)[: filters.limit]
 
 
 def serving_blocks(deps: Deps, envs: tuple[str, ...]) -> list[bk.Block]:

@@ -19,14 +19,26 @@ class Claim:
     holder: str = ""  # for a lost service lock: the id of the action holding it
 
 
+SEEN_TTL = timedelta(days=7)  # how long a de-duplication key is remembered
+RECORD_TTL = timedelta(days=90)  # an alert's card: an incident closing later gets a new one
+
+
 @dataclass(frozen=True)
 class Filters:
+    """What history asks for; `since` (inclusive) and `before` (exclusive) bound created_at,
+    `before` also serving as the cursor to the next older page."""
+
     env: str = ""
     target: str = ""
-    user: str = ""
+    user: str = ""  # the requester or the approver
     outcome: str = ""
     states: tuple[State, ...] = ()
     limit: int = 20
+    since: datetime | None = None
+    before: datetime | None = None
+
+    def state_values(self) -> list[str]:
+        return [s.value for s in self.states] or ([self.outcome] if self.outcome else [])
 
 
 class ActionStore(Protocol):
@@ -55,7 +67,11 @@ class ActionStore(Protocol):
         ...
 
     def search(self, filters: Filters) -> list[Action]:
-        """Newest first."""
+        """The newest `filters.limit` matching actions, newest first, from an index."""
+        ...
+
+    def count(self, filters: Filters) -> int:
+        """How many actions match, ignoring the limit."""
         ...
 
     def expired_pending(self, now: datetime) -> list[Action]: ...
@@ -85,7 +101,21 @@ class ActionStore(Protocol):
         ...
 
     def refusals(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Newest first."""
+        """Every kind of record (refusals, overrides), newest first."""
+        ...
+
+    def search_refused(self, filters: Filters) -> list[dict[str, Any]]:
+        """The newest `filters.limit` refusals (kind "refused") matching env, target, user
+        (who was refused) and the time bounds, newest first, from an index."""
+        ...
+
+    def count_refused(self, filters: Filters) -> int:
+        """How many refusals match, ignoring the limit."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int:
+        """Delete de-duplication keys older than SEEN_TTL and records past their expiry;
+        returns how many (Firestore's TTL policies do it there: 0)."""
         ...
 
     def outbox_add(self, entry: OutboxEntry) -> None:

@@ -3,29 +3,32 @@
 Claims are compare-and-set writes: a batch that applies only if the action document is
 unchanged since it was read (and, for the service lock, only if the lock does not exist yet).
 Unlike transactions, losers fail fast instead of queueing on document locks. Action ids
-start with random hex, so writes spread over the key space. History reads the newest `SCAN`
-actions by `created_at` and filters them in memory: one single-field index, no composite
-indexes to maintain.
+start with random hex, so writes spread over the key space. History filters in the query,
+newest first, from the composite indexes declared in deploy/terraform/firestore.tf (one per
+shape of bot.store.filtering's equalities), so any record is found however old.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from bot.store import outbox
-from bot.store.base import Claim, Filters
-from bot.store.filtering import matches
+from bot.store.base import RECORD_TTL, SEEN_TTL, Claim, Filters
+from bot.store.filtering import (
+    ACTIONS_ORDER,
+    REFUSALS_ORDER,
+    action_branches,
+    refusal_equalities,
+)
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso, utcnow
 from bot.store.outbox import Change, OutboxEntry, OutboxState, OutboxWrites
 
-SCAN = 1000
 MAX_ATTEMPTS = 25  # a lost compare-and-set re-reads; a loser then sees the new state
-SEEN_TTL = timedelta(days=7)
-RECORD_TTL = timedelta(days=90)  # an alert's card: an incident closing later gets a new one
 
 
 class FirestoreStore(OutboxWrites):
@@ -94,15 +97,19 @@ class FirestoreStore(OutboxWrites):
         batch.update(ref, action.to_record(), option=option)
 
     def search(self, filters: Filters) -> list[Action]:
-        query = self._actions.order_by("created_at", direction=firestore.Query.DESCENDING)
-        found = []
-        for snap in query.limit(SCAN).stream():
-            action = _action(snap)
-            if matches(action, filters):
-                found.append(action)
-                if len(found) >= filters.limit:
-                    break
-        return found
+        query = self._history_query(filters).order_by(
+            ACTIONS_ORDER, direction=firestore.Query.DESCENDING
+        )
+        return [_action(snap) for snap in query.limit(filters.limit).stream()]
+
+    def count(self, filters: Filters) -> int:
+        return _count(self._history_query(filters))
+
+    def _history_query(self, filters: Filters) -> Any:
+        branches = [_all_equal(b) for b in action_branches(filters)]
+        where = branches[0] if len(branches) == 1 else firestore.Or(branches)
+        query = self._actions if where is None else self._actions.where(filter=where)
+        return _bounded(query, ACTIONS_ORDER, filters)
 
     def expired_pending(self, now: datetime) -> list[Action]:
         query = self._actions.where(
@@ -155,6 +162,23 @@ class FirestoreStore(OutboxWrites):
         query = self._refusals.order_by("at", direction=firestore.Query.DESCENDING).limit(limit)
         return [s.to_dict() or {} for s in query.stream()]
 
+    def search_refused(self, filters: Filters) -> list[dict[str, Any]]:
+        query = self._refused_query(filters).order_by(
+            REFUSALS_ORDER, direction=firestore.Query.DESCENDING
+        )
+        return [s.to_dict() or {} for s in query.limit(filters.limit).stream()]
+
+    def count_refused(self, filters: Filters) -> int:
+        return _count(self._refused_query(filters))
+
+    def _refused_query(self, filters: Filters) -> Any:
+        query = self._refusals.where(filter=_all_equal(refusal_equalities(filters)))
+        return _bounded(query, REFUSALS_ORDER, filters)
+
+    def purge_expired(self, now: datetime) -> int:
+        del now  # de-duplication keys and records carry expire_at; Firestore's TTL deletes them
+        return 0
+
     def outbox_get(self, key: str) -> OutboxEntry | None:
         snap = self._outbox.document(_doc_id(key)).get()
         return OutboxEntry.from_record(snap.to_dict() or {}) if snap.exists else None
@@ -199,6 +223,32 @@ def _entry_record(entry: OutboxEntry) -> dict[str, Any]:
     """With expire_at for Firestore's TTL once finished (null, never expiring, while pending)."""
     finished = entry.finished_at
     return {**entry.to_record(), "expire_at": finished + outbox.DELIVERED_TTL if finished else None}
+
+
+def _all_equal(equalities: Mapping[str, str | list[str]]) -> Any:
+    """One AND of equality filters (`in` for a list); None when there are none."""
+    filters: list[Any] = [
+        firestore.FieldFilter(field, "in" if isinstance(value, list) else "==", value)
+        for field, value in equalities.items()
+    ]
+    if len(filters) > 1:
+        return firestore.And(filters)
+    return filters[0] if filters else None
+
+
+def _bounded(query: Any, field: str, filters: Filters) -> Any:
+    """The time window: `since` inclusive, `before` exclusive (ISO strings sort as times)."""
+    if filters.since:
+        query = query.where(filter=firestore.FieldFilter(field, ">=", iso(filters.since)))
+    if filters.before:
+        query = query.where(filter=firestore.FieldFilter(field, "<", iso(filters.before)))
+    return query
+
+
+def _count(query: Any) -> int:
+    """A server-side COUNT: no documents are read."""
+    results = query.count(alias="n").get()
+    return int(results[0][0].value) if results else 0
 
 
 def _doc_id(key: str) -> str:

@@ -46,3 +46,70 @@ resource "google_firestore_field" "outbox_ttl" {
   ttl_config {}
   index_config {}
 }
+
+# History's queries (bot/store/filtering.py): the equality filters people combine, newest
+# first. Each combination is a composite index of its equality fields (in the order the store
+# issues them) and then the time field descending; `--since`/`--before` are ranges on that
+# same time field, and a count uses the same index. A user filter is an OR of the requester
+# and the approver: each branch has its own index. Google's Firestore emulator runs queries
+# without composite indexes, so these are declared from the queries, and
+# tests/test_history.py checks that they match, one for one.
+locals {
+  action_index_equalities = [
+    ["env"],
+    ["target"],
+    ["state"],
+    ["env", "target"],
+    ["env", "state"],
+    ["target", "state"],
+    ["env", "target", "state"],
+    ["requested_by"],
+    ["env", "requested_by"],
+    ["target", "requested_by"],
+    ["state", "requested_by"],
+    ["env", "target", "requested_by"],
+    ["env", "state", "requested_by"],
+    ["target", "state", "requested_by"],
+    ["env", "target", "state", "requested_by"],
+    ["approved_by"],
+    ["env", "approved_by"],
+    ["target", "approved_by"],
+    ["state", "approved_by"],
+    ["env", "target", "approved_by"],
+    ["env", "state", "approved_by"],
+    ["target", "state", "approved_by"],
+    ["env", "target", "state", "approved_by"]
+  ]
+  refusal_index_equalities = [
+    ["kind"],
+    ["kind", "context.env"],
+    ["kind", "context.target"],
+    ["kind", "by"],
+    ["kind", "context.env", "context.target"],
+    ["kind", "context.env", "by"],
+    ["kind", "context.target", "by"],
+    ["kind", "context.env", "context.target", "by"]
+  ]
+}
+
+resource "google_firestore_index" "history" {
+  for_each = merge(
+    { for f in local.action_index_equalities : "actions:${join("+", f)}" => {
+      collection = "ops_actions", fields = concat(f, ["created_at"])
+    } },
+    { for f in local.refusal_index_equalities : "refusals:${join("+", f)}" => {
+      collection = "ops_refusals", fields = concat(f, ["at"])
+    } },
+  )
+  database   = google_firestore_database.default.name
+  collection = each.value.collection
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value
+      # the equality fields, then the time field last, newest first
+      order = fields.key == length(each.value.fields) - 1 ? "DESCENDING" : "ASCENDING"
+    }
+  }
+}
