@@ -173,8 +173,14 @@ def _why(action: Action) -> str:
 
 def _stored(text: object) -> str:
     """A stored message (a reason, an outcome) as visible text: its mentions and links are
-    not rendered, and one already escaped when it was written is not escaped twice."""
-    return bk.escape_once(bk.clip(str(text), 1000))
+    not rendered (a history must not notify anyone), one already escaped when it was written
+    is not escaped twice, and the bot's own dates (`<!date^…>`; outside text was escaped
+    before it was stored, so a raw one is the bot's) still show in the reader's time zone."""
+    parts = _DATE.split(bk.clip(str(text), 1000))
+    return "".join(part if _DATE.fullmatch(part) else bk.escape_once(part) for part in parts)
+
+
+_DATE = re.compile(r"(<!date\^\d+\^[^|<>]*\|[^<>]*>)")
 
 
 def permalink(action: Action, workspace_url: str) -> str:
