@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.runtime import logs
-from bot.runtime.jobs import Job, JobQueue, Runner
+from bot.runtime.jobs import Job, JobQueue, QueueFull, Runner
 from bot.store import ActionStore
 from bot.store.model import iso, new_id, utcnow
 
@@ -23,10 +23,27 @@ KEY = "input"
 
 def submit(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:
     """Store `data` and queue a `kind` job naming it; raises QueueFull like `queue.submit`."""
+    queue.submit(stored_job(kind, data, store))
+
+
+def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:
+    """Like `submit`, but a full queue defers the job until it should have room again."""
+    job = stored_job(kind, data, store)
+    try:
+        queue.submit(job)
+    except QueueFull as full:
+        log.warning("job_deferred_queue_full", kind=kind, wait_s=round(full.wait_seconds, 1))
+        try:
+            queue.submit_later(job, max(full.wait_seconds, 1.0))
+        except QueueFull:  # a queue that cannot defer either (Pub/Sub unreachable)
+            log.error("job_dropped_queue_full", kind=kind)
+
+
+def stored_job(kind: str, data: dict[str, Any], store: ActionStore) -> Job:
     now = utcnow()
     key = new_id(now)
     store.put_record(RECORD, key, {"data": data, "stored_at": iso(now)})
-    queue.submit(Job(kind, {KEY: key}))
+    return Job(kind, {KEY: key})
 
 
 def take(job: Job, store: ActionStore) -> dict[str, Any] | None:
