@@ -33,6 +33,9 @@ class Job:
 
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
+    # What an in-process queue hands over beside the payload; never serialised, so a job
+    # arriving from outside (Pub/Sub push) cannot carry it.
+    held: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 class QueueFull(Exception):
@@ -66,8 +69,9 @@ _Entry = tuple[Job, int, contextvars.Context]
 
 
 def job_bytes(job: Job) -> int:
-    """What a queued job holds in memory, roughly: its payload as JSON plus a fixed overhead."""
-    return len(json.dumps(job.payload, default=str)) + len(job.kind) + JOB_OVERHEAD_BYTES
+    """What a queued job holds in memory, roughly: its data as JSON plus a fixed overhead."""
+    data = json.dumps([job.payload, job.held], default=str)
+    return len(data) + len(job.kind) + JOB_OVERHEAD_BYTES
 
 
 class JobDurations:
@@ -84,6 +88,8 @@ class InlineQueue:
     """In-process workers over two lanes: changes first, then reads. What may wait is bounded
     by the bytes the queued jobs hold, not by a count; past that `submit` raises QueueFull
     with the expected wait instead of piling up."""
+
+    holds_inputs = True  # jobs never leave this process: their inputs can stay in memory
 
     def __init__(
         self, runner: Runner, workers: int = 4, budget_bytes: int = DEFAULT_BUDGET_BYTES
