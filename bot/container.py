@@ -36,7 +36,7 @@ log = logs.get(__name__)
 
 # Long enough for a cold start's first request to be acknowledged without the imports
 # competing for the interpreter; short enough that its answer rarely waits for them.
-WARM_UP_DELAY_SECONDS = 0.3
+WARM_UP_DELAY_SECONDS = 0.1
 
 
 @dataclass
