@@ -65,6 +65,7 @@ def run_serve(port: int | None, host: str = "0.0.0.0") -> int:
     def load():  # type: ignore[no-untyped-def]
         bot = container.build(settings)
         built.append(bot)
+        bot.warm_up()
         if settings.jobs == "inline":  # with Pub/Sub jobs, Cloud Scheduler sends the sweeps
             maintenance.Ticker(bot.deps).start()
         return bot.wsgi()

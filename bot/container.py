@@ -26,13 +26,17 @@ from bot.slack.outbox import Outbox
 from bot.store import ActionStore
 from bot.store.sqlite import SqliteStore
 from gcp.clients import CallSettings, Clients
-from gcp.lazy import lazy
+from gcp.lazy import lazy, warm_up
 from handlers.ports import Platform
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
 log = logs.get(__name__)
+
+# Long enough for a cold start's first request to be acknowledged without the imports
+# competing for the interpreter; short enough that its answer rarely waits for them.
+WARM_UP_DELAY_SECONDS = 0.1
 
 
 @dataclass
@@ -58,6 +62,11 @@ class Bot:
             "/tasks": tasks_route(deps.runners, deps.store, tasks),
         }
         return wsgi_app(slack, routes)
+
+    def warm_up(self, delay_seconds: float = WARM_UP_DELAY_SECONDS) -> None:
+        """Load the Google clients in the background once the server is up (see gcp.lazy)."""
+        platform = self.deps.platform
+        warm_up([platform.run, platform.logs, platform.monitoring, platform.secrets], delay_seconds)
 
     def close(self) -> None:
         self.deps.queue.close()

@@ -1,4 +1,5 @@
-"""Adapters whose Google client library is imported on first use.
+"""Adapters whose Google client library is imported on first use, or warmed up in the
+background once the server is ready.
 
 Importing every google-cloud client costs about half a second; Slack must be acknowledged
 within 3 s of a request that may be a cold start, and the acknowledgement needs none of them.
@@ -7,8 +8,11 @@ within 3 s of a request that may be a cold start, and the acknowledgement needs 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class _Lazy:
@@ -18,6 +22,8 @@ class _Lazy:
         self._lock = threading.Lock()
 
     def _resolve(self) -> Any:
+        if self._target is not None:  # built: no lock needed to read a set reference
+            return self._target
         with self._lock:
             if self._target is None:
                 module, name, args = self._spec
@@ -31,3 +37,22 @@ class _Lazy:
 def lazy(module: str, name: str, *args: Any) -> Any:
     """`module.name(*args)`, built when an attribute is first used."""
     return _Lazy(module, name, *args)
+
+
+def warm_up(adapters: list[Any], delay_seconds: float) -> threading.Timer:
+    """Build the lazy `adapters` on a background thread after `delay_seconds`, so the first
+    answer does not pay for the imports and the first acknowledgement does not compete
+    with them."""
+
+    def build_all() -> None:
+        try:
+            for adapter in adapters:
+                if isinstance(adapter, _Lazy):
+                    adapter._resolve()
+        except Exception:  # first use will raise it again, where someone sees the answer
+            log.exception("google_clients_warm_up_failed")
+
+    timer = threading.Timer(delay_seconds, build_all)
+    timer.daemon = True
+    timer.start()
+    return timer

@@ -19,36 +19,17 @@ from bot import registry
 from bot.changes import maintenance
 from bot.dev.local_google import LocalGoogleCerts
 from bot.ops import history, home
-from bot.store import Action, Event, Filters, State
+from bot.store import Event, Filters, State
 from bot.store.base import SEEN_TTL
 from bot.store.filtering import action_branches, refusal_equalities
 from bot.store.model import event_record
 from gcp.emulator import Emulator
+from tests.support.records import START, record, seed_sqlite
 from tests.support.slack import ALICE, BOB, CAROL, click, plan, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, start_stack
 
 FIRESTORE_TF = Path(__file__).resolve().parent.parent / "deploy" / "terraform" / "firestore.tf"
-START = datetime(2026, 1, 1, tzinfo=UTC)
 FAILED_BECAUSE = "Cloud Run refused the update: quota exceeded for CPU in africa-south1"
-
-
-def record(n: int, **fields: Any) -> Action:
-    """A finished scale of min instances 1 -> 3, `n` seconds after START."""
-    values: dict[str, Any] = {
-        "id": f"h{n:06d}",
-        "verb": "scale",
-        "env": "prod",
-        "target": "fluxori-backend",
-        "requested_by": ALICE,
-        "approved_by": BOB,
-        "created_at": START + timedelta(seconds=n),
-        "expires_at": START + timedelta(seconds=n, minutes=15),
-        "state": State.SUCCEEDED,
-        "summary": f"scale #{n:02d}",
-        "plan": {"changes": [{"what": "min instances", "before": "1", "after": "3"}]},
-    }
-    values.update(fields)
-    return Action(**values)
 
 
 def ask(stack: Stack, text: str, user: str = CAROL) -> tuple[str, str]:
@@ -63,26 +44,6 @@ def ask(stack: Stack, text: str, user: str = CAROL) -> tuple[str, str]:
 def shown(answer: str, count: int) -> list[int]:
     """Which of records 0..count-1 an answer lists."""
     return [n for n in range(count) if f"scale #{n:02d}" in answer]
-
-
-def seed_sqlite(path: str, count: int, start: datetime) -> None:
-    """`count` actions by 50 other users, one a second from `start`, written inside SQLite
-    (a Python loop would spend a minute here), each a record the store can read back."""
-    proto = json.dumps(record(0).to_record())
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("BEGIN")
-    db.execute(
-        """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count),
-        rows AS (SELECT 'bulk' || i AS id, 'U_BULK' || (i % 50) AS user,
-          strftime('%Y-%m-%dT%H:%M:%f000Z', :start, '+' || i || ' seconds') AS at FROM n)
-        INSERT INTO actions (id, env, target, state, requested_by, approved_by, created_at,
-          expires_at, heartbeat_at, data)
-        SELECT id, 'prod', 'fluxori-backend', 'succeeded', user, :approver, at, at, NULL,
-          json_set(:proto, '$.id', id, '$.requested_by', user, '$.created_at', at) FROM rows""",
-        {"count": count, "start": f"{start:%Y-%m-%d %H:%M:%S}", "proto": proto, "approver": BOB},
-    )
-    db.execute("COMMIT")
-    db.close()
 
 
 def store_path(stack: Stack) -> str:

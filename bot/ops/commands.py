@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -12,7 +13,8 @@ from bot.changes.requests import ChangeRequest
 from bot.deps import Deps
 from bot.ops import history, scale_modal
 from bot.runtime import job_inputs, logs
-from bot.runtime.jobs import QueueFull
+from bot.runtime.coalesce import Coalescer
+from bot.runtime.jobs import QueueFull, expected_wait
 from bot.slack.messenger import ChannelUnavailable
 from bot.slack.replies import gcp_problem
 from bot.store import Event
@@ -24,6 +26,7 @@ from handlers.commands import Command, UsageError
 log = logs.get(__name__)
 
 JOB_KIND = "command"
+SAY_WAIT_FROM_SECONDS = 5.0  # an answer further off than this is announced in the ack
 
 
 def register(app: App, deps: Deps) -> None:
@@ -31,7 +34,17 @@ def register(app: App, deps: Deps) -> None:
     def on_ops(ack: Ack, body: dict[str, Any]) -> None:
         ack(**acknowledge(body, deps))
 
-    deps.runners[JOB_KIND] = job_inputs.runner(deps.store, lambda data: run_command(data, deps))
+    shared: Coalescer[list[bk.Block]] = Coalescer()
+
+    def answer(cmd: Command) -> list[bk.Block]:
+        if cmd.verb == "history":  # the store, not Google: nothing worth sharing
+            return answer_blocks(cmd, deps)
+        key = (cmd.verb, cmd.env, cmd.service, cmd.preset, cmd.since, cmd.limit)
+        return shared.call(key, lambda: answer_blocks(cmd, deps))
+
+    deps.runners[JOB_KIND] = job_inputs.runner(
+        deps.store, lambda data: run_command(data, deps, answer)
+    )
 
 
 def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
@@ -67,13 +80,24 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     payload = {k: str(body.get(k, "")) for k in ("text", "user_id", "channel_id", "response_url")}
     try:
         job_inputs.submit(JOB_KIND, payload, deps.store, deps.queue)
-    except QueueFull:
+    except QueueFull as full:
+        return busy_answer(full.wait_seconds)
+    log.info("command_accepted", verb=cmd.verb, env=cmd.env, service=cmd.service)
+    wait = expected_wait(deps.queue)
+    if wait >= SAY_WAIT_FROM_SECONDS:
         return {
             "response_type": "ephemeral",
-            "text": ":hourglass: I'm busy; try again in a few seconds.",
+            "text": f":hourglass: Queued: the answer comes in about {round(wait)} s.",
         }
-    log.info("command_accepted", verb=cmd.verb, env=cmd.env, service=cmd.service)
     return {}
+
+
+def busy_answer(wait_seconds: float) -> dict[str, Any]:
+    """The refusal when nothing more can be queued, with how long until there is room."""
+    return {
+        "response_type": "ephemeral",
+        "text": f":hourglass: I'm behind: try again in about {max(1, round(wait_seconds))} s.",
+    }
 
 
 def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
@@ -90,7 +114,7 @@ def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
     )
 
 
-def run_command(p: dict[str, Any], deps: Deps) -> None:
+def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[bk.Block]]) -> None:
     """Post the thread root (who ran what, where), then the answer in its thread."""
     cmd = registry.parse(p["text"], deps.config)
     where = history.environment_label(cmd) if cmd.verb == "history" else cmd.env
@@ -102,13 +126,13 @@ def run_command(p: dict[str, Any], deps: Deps) -> None:
         fix = ""
     except ChannelUnavailable as err:
         root_ts, fix = None, err.fix
-    answer = answer_blocks(cmd, deps)
+    blocks = answer(cmd)
     if root_ts is not None:
-        deps.messenger.post(p["channel_id"], answer, thread_ts=root_ts)
+        deps.messenger.post(p["channel_id"], blocks, thread_ts=root_ts)
     else:
         log.info("channel_unavailable_answered_ephemerally", channel=p["channel_id"])
         deps.messenger.respond(
-            p["response_url"], [*answer, bk.context(f":information_source: {fix}")]
+            p["response_url"], [*blocks, bk.context(f":information_source: {fix}")]
         )
 
 

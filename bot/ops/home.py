@@ -10,7 +10,6 @@ from slack_bolt import App
 from bot.deps import Deps
 from bot.ops import history
 from bot.runtime import job_inputs, logs
-from bot.runtime.jobs import QueueFull
 from bot.store import Action, Filters, State
 from gcp.errors import GcpError
 from handlers import blocks as bk
@@ -26,12 +25,8 @@ def register(app: App, deps: Deps) -> None:
     def on_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        try:
-            job_inputs.submit(
-                JOB_KIND, {"user": str(event.get("user", ""))}, deps.store, deps.queue
-            )
-        except QueueFull:
-            log.warning("home_skipped_queue_full")
+        data = {"user": str(event.get("user", ""))}
+        job_inputs.submit_eventually(JOB_KIND, data, deps.store, deps.queue)
 
     deps.runners[JOB_KIND] = job_inputs.runner(
         deps.store, lambda data: publish(str(data.get("user", "")), deps)

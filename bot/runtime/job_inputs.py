@@ -3,6 +3,10 @@
 A listener, running inside the request whose Slack signature (or push token) was verified,
 stores what that request asked for; the job it queues names only the stored input's id, and
 the input is taken at most once. A forged or replayed job finds nothing to act on.
+
+A queue that runs jobs in this process (`holds_inputs`) gets the input in the job itself
+(`Job.held`, which is never serialised): nothing outside the process can reach it, and the
+acknowledgement saves a write to the store.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.runtime import logs
-from bot.runtime.jobs import Job, JobQueue, Runner
+from bot.runtime.jobs import Job, JobQueue, QueueFull, Runner
 from bot.store import ActionStore
 from bot.store.model import iso, new_id, utcnow
 
@@ -23,14 +27,36 @@ KEY = "input"
 
 def submit(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:
     """Store `data` and queue a `kind` job naming it; raises QueueFull like `queue.submit`."""
+    queue.submit(input_job(kind, data, store, queue))
+
+
+def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:
+    """Like `submit`, but a full queue defers the job until it should have room again."""
+    job = input_job(kind, data, store, queue)
+    try:
+        queue.submit(job)
+    except QueueFull as full:
+        log.warning("job_deferred_queue_full", kind=kind, wait_s=round(full.wait_seconds, 1))
+        try:
+            queue.submit_later(job, max(full.wait_seconds, 1.0))
+        except QueueFull:  # a queue that cannot defer either (Pub/Sub unreachable)
+            log.error("job_dropped_queue_full", kind=kind)
+
+
+def input_job(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> Job:
+    if getattr(queue, "holds_inputs", False):
+        return Job(kind, held={"data": data})
     now = utcnow()
     key = new_id(now)
     store.put_record(RECORD, key, {"data": data, "stored_at": iso(now)})
-    queue.submit(Job(kind, {KEY: key}))
+    return Job(kind, {KEY: key})
 
 
 def take(job: Job, store: ActionStore) -> dict[str, Any] | None:
     """The stored input the job names, the first time it is asked for; else None."""
+    if job.held is not None:
+        held = job.held.pop("data", None)
+        return dict(held) if isinstance(held, dict) else None
     key = job.payload.get(KEY)
     if not isinstance(key, str) or not key:
         log.warning("job_input_missing", kind=job.kind)

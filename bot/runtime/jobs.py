@@ -1,15 +1,17 @@
 """The job-queue port: work that must not hold up Slack's 3-second acknowledgement.
 
-`InlineQueue` runs jobs on a bounded pool of threads in this process. On Cloud Run it needs
-CPU allocated outside requests ("CPU always allocated"), or the work after the ack starves.
+`InlineQueue` runs jobs on a few threads in this process. On Cloud Run it needs CPU allocated
+outside requests ("CPU always allocated"), or the work after the ack starves.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +20,12 @@ from bot.runtime import logs
 
 log = logs.get(__name__)
 
+# Jobs that only read and answer; every other kind (plan, run, card, tell, maintenance, a
+# rollback check...) changes something or reports on a change, and is taken first.
+READ_KINDS = frozenset({"command", "home"})
+JOB_OVERHEAD_BYTES = 512  # the Job, its deque slot and its context, beyond the payload
+DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Job:
@@ -25,10 +33,17 @@ class Job:
 
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
+    # What an in-process queue hands over beside the payload; never serialised, so a job
+    # arriving from outside (Pub/Sub push) cannot carry it.
+    held: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 class QueueFull(Exception):
-    """The queue is at capacity; the caller tells the user to retry shortly."""
+    """The queue cannot take the job; `wait_seconds` is how long until it has drained."""
+
+    def __init__(self, message: str, wait_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
 
 
 class NotYet(Exception):
@@ -50,26 +65,73 @@ class JobQueue(Protocol):
 
 
 Runner = Callable[[Job], None]
+_Entry = tuple[Job, int, contextvars.Context]
+
+
+def job_bytes(job: Job) -> int:
+    """What a queued job holds in memory, roughly: its data as JSON plus a fixed overhead."""
+    data = json.dumps([job.payload, job.held], default=str)
+    return len(data) + len(job.kind) + JOB_OVERHEAD_BYTES
+
+
+class JobDurations:
+    """How long a job takes, smoothed over the recent ones, to tell people an honest wait."""
+
+    def __init__(self, first_guess: float = 0.05) -> None:
+        self.mean_seconds = first_guess
+
+    def record(self, seconds: float) -> None:
+        self.mean_seconds += 0.05 * (seconds - self.mean_seconds)
 
 
 class InlineQueue:
-    """Bounded in-process worker pool; `submit` raises QueueFull instead of piling up."""
+    """In-process workers over two lanes: changes first, then reads. What may wait is bounded
+    by the bytes the queued jobs hold, not by a count; past that `submit` raises QueueFull
+    with the expected wait instead of piling up."""
 
-    def __init__(self, runner: Runner, workers: int = 4, capacity: int = 64) -> None:
+    holds_inputs = True  # jobs never leave this process: their inputs can stay in memory
+
+    def __init__(
+        self, runner: Runner, workers: int = 4, budget_bytes: int = DEFAULT_BUDGET_BYTES
+    ) -> None:
         self._runner = runner
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self._slots = threading.BoundedSemaphore(capacity)
-        self._idle = threading.Condition()
-        self._pending = 0
+        self._budget = budget_bytes
+        self._lanes: tuple[deque[_Entry], deque[_Entry]] = (deque(), deque())
+        self._queued_bytes = 0
+        self._running = 0
+        self._closed = False
+        self._changed = threading.Condition()
+        self._durations = JobDurations()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"job-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, job: Job) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.warning("job_rejected_queue_full", kind=job.kind)
-            raise QueueFull("the bot is busy")
-        with self._idle:
-            self._pending += 1
-        # Carry the request's log context (request id, trace, Slack user) into the job.
-        self._pool.submit(contextvars.copy_context().run, self._run, job)
+        size = job_bytes(job)
+        with self._changed:
+            if self._closed:
+                raise RuntimeError("the queue is closed")
+            if self._queued_bytes + size > self._budget:
+                wait = self.wait_seconds()
+                log.warning("job_rejected_queue_full", kind=job.kind, wait_s=round(wait, 1))
+                raise QueueFull("the bot is busy", wait)
+            lane = self._lanes[1] if job.kind in READ_KINDS else self._lanes[0]
+            # Carry the request's log context (request id, trace, Slack user) into the job.
+            lane.append((job, size, contextvars.copy_context()))
+            self._queued_bytes += size
+            self._changed.notify()
+
+    def wait_seconds(self) -> float:
+        """How long a job queued now would wait: the work ahead of it shared by the workers."""
+        ahead = self.depth() + 1
+        return ahead * self._durations.mean_seconds / len(self._threads)
+
+    def depth(self) -> int:
+        """Jobs queued or running."""
+        return len(self._lanes[0]) + len(self._lanes[1]) + self._running
 
     def submit_later(self, job: Job, delay_seconds: float) -> None:
         timer = threading.Timer(delay_seconds, self._submit_quietly, [job])
@@ -79,10 +141,34 @@ class InlineQueue:
     def _submit_quietly(self, job: Job) -> None:
         try:
             self.submit(job)
-        except QueueFull:
-            log.warning("delayed_job_dropped_queue_full", kind=job.kind)
-        except RuntimeError:  # the pool shut down while the timer waited (process stopping)
+        except QueueFull as full:  # still too much: try again once it should have drained
+            log.warning("delayed_job_requeued_queue_full", kind=job.kind)
+            self.submit_later(job, max(full.wait_seconds, 1.0))
+        except RuntimeError:  # the queue closed while the timer waited (process stopping)
             log.info("delayed_job_dropped_shutting_down", kind=job.kind)
+
+    def _next(self) -> _Entry | None:
+        with self._changed:
+            while not (self._lanes[0] or self._lanes[1]):
+                if self._closed:
+                    return None
+                self._changed.wait()
+            entry = (self._lanes[0] or self._lanes[1]).popleft()
+            self._queued_bytes -= entry[1]
+            self._running += 1
+            return entry
+
+    def _work(self) -> None:
+        while (entry := self._next()) is not None:
+            job, _, context = entry
+            started = time.monotonic()
+            try:
+                context.run(self._run, job)
+            finally:
+                with self._changed:
+                    self._running -= 1
+                    self._durations.record(time.monotonic() - started)
+                    self._changed.notify_all()
 
     def _run(self, job: Job) -> None:
         try:
@@ -92,16 +178,21 @@ class InlineQueue:
             self.submit_later(job, max(wait, 0.01))
         except Exception:
             log.exception("job_crashed", kind=job.kind)
-        finally:
-            self._slots.release()
-            with self._idle:
-                self._pending -= 1
-                self._idle.notify_all()
 
     def drain(self, timeout: float) -> bool:
         """True once no job is queued or running (for shutdown and tests)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        with self._changed:
+            return self._changed.wait_for(lambda: self.depth() == 0, timeout)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Finish what is queued, then stop the workers."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+
+def expected_wait(queue: JobQueue) -> float:
+    """Seconds a job queued now would wait in this process (0 when jobs run elsewhere)."""
+    return queue.wait_seconds() if isinstance(queue, InlineQueue) else 0.0
