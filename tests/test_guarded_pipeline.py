@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from bot import registry
-from bot.changes import requests as change_requests
-from bot.changes.requests import ChangeRequest
+from bot.changes import admission
+from bot.changes.admission import ChangeRequest
 from bot.dev.local_google import LocalGoogleCerts
 from bot.store import Filters, State
 from gcp.emulator import Emulator
@@ -339,7 +339,7 @@ def test_an_unregistered_or_read_verb_is_never_planned(guarded: Stack) -> None:
     """A change request naming a read verb or an unknown one is refused, recorded, not planned."""
     for verb in ("status", "delete-service", ""):
         request = ChangeRequest(verb, "prod", "fluxori-backend", ALICE, OPS_CHANNEL, "command")
-        change_requests.handle(request, guarded.bot.deps)
+        admission.handle(request, guarded.bot.deps)
     guarded.idle()
     assert actions(guarded) == []
     assert len(refusals_of(guarded, ALICE)) == 3

@@ -10,7 +10,7 @@ import grpc
 from google.cloud import run_v2
 
 from bot.changes import verify
-from bot.changes.requests import ChangeRequest, handle
+from bot.changes.admission import ChangeRequest, handle
 from bot.runtime.jobs import Job
 from bot.store import State
 from gcp.emulator.run_seed import HEALTHY

@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.alerts import intake
-from bot.changes import requests
-from bot.changes.requests import ChangeRequest
+from bot.changes import admission
+from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.ops import scale_modal
 from bot.ops.commands import answer_blocks
@@ -56,7 +56,7 @@ def on_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
     try:
         job_inputs.submit(JOB_KIND, asdict(click), deps.store, deps.queue)
     except QueueFull:
-        deps.messenger.respond_text(click.response_url, requests.BUSY)
+        deps.messenger.respond_text(click.response_url, admission.BUSY)
 
 
 def on_scale_up(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
@@ -98,7 +98,7 @@ def on_click(click: Click, deps: Deps) -> None:
             thread_ts=record["ts"],
             alert_id=incident.incident_id,
         )
-        requests.handle(request, deps)
+        admission.handle(request, deps)
     elif click.button in READS and incident.known_service:
         _answer(click, incident, record, deps)
 

@@ -5,7 +5,7 @@ the plan is on record, the click comes from the plan's channel and message (its 
 again, Undo and Disable old version, its thread), the user may read that environment and may
 approve (approvers and the two-person rule) or cancel. The approval is recorded here, by that
 request; the job it queues only says "run action X", and the store's claims run it at most
-once. Plan again, Undo and Disable old version are new change requests (bot.changes.requests).
+once. Plan again, Undo and Disable old version are new change requests (bot.changes.admission).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.changes import requests
+from bot.changes import admission
+from bot.changes.admission import ChangeRequest
 from bot.changes.execution import run_approved
-from bot.changes.requests import ChangeRequest
 from bot.deps import Deps
 from bot.policy import ALLOW, Decision
 from bot.runtime import job_inputs, logs
@@ -129,7 +129,7 @@ def _again(verb: str, params: Callable[[Action], dict[str, Any]], origin: str) -
             thread_ts=action.thread_ts,
             alert_id=action.alert_id,
         )
-        answer = requests.submit(ask, deps)
+        answer = admission.submit(ask, deps)
         if answer:
             tell(click, str(answer["text"]), deps)
 

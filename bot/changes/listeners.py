@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.changes import approval, requests
+from bot.changes import admission, approval
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.slack.clicks import Click
@@ -17,7 +17,7 @@ def register(app: App, deps: Deps) -> None:
     for button in approval.BUTTONS:
         app.action(button)(lambda ack, body: on_plan_button(ack, body, deps))
     approval.register(deps)
-    requests.register(deps)
+    admission.register(deps)
 
 
 def on_plan_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:

@@ -20,7 +20,7 @@ from handlers.actions import ChangeContext, ChangeSteps
 from handlers.plans import Plan, Refusal
 
 if TYPE_CHECKING:
-    from bot.changes.requests import ChangeRequest
+    from bot.changes.admission import ChangeRequest
 
 log = logs.get(__name__)
 

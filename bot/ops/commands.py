@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import registry
-from bot.changes import requests
-from bot.changes.requests import ChangeRequest
+from bot.changes import admission
+from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.ops import history, scale_modal
 from bot.runtime import job_inputs, logs
@@ -76,7 +76,7 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     if cmd.verb == "scale" and not cmd.settings:
         return scale_modal.trigger_for_command(body, cmd.env, cmd.service, deps)
     if cmd.mutating:
-        return requests.submit(change_request(cmd, body), deps)
+        return admission.submit(change_request(cmd, body), deps)
     payload = {k: str(body.get(k, "")) for k in ("text", "user_id", "channel_id", "response_url")}
     try:
         job_inputs.submit(JOB_KIND, payload, deps.store, deps.queue)

@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.changes import requests
-from bot.changes.requests import ChangeRequest
+from bot.changes import admission
+from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.runtime import job_inputs, logs
 from bot.runtime.jobs import QueueFull
@@ -48,7 +48,7 @@ def open_form(
     try:
         job_inputs.submit(FILL_JOB, fill_in, deps.store, deps.queue)
     except QueueFull:
-        deps.slack.views_update(view_id=view_id, view=_message(meta, requests.BUSY))
+        deps.slack.views_update(view_id=view_id, view=_message(meta, admission.BUSY))
         return False
     return True
 
@@ -128,7 +128,7 @@ def on_submit(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
         thread_ts=str(meta.get("thread_ts", "")),
         alert_id=str(meta.get("alert_id", "")),
     )
-    if requests.submit(request, deps):
+    if admission.submit(request, deps):
         log.warning("scale_submission_dropped_queue_full", target=request.target)
 
 
