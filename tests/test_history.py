@@ -9,6 +9,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,25 @@ def test_home_lists_the_readers_environments_however_busy_the_others(stack: Stac
     assert "the dev change" in blocks
     assert "the dev plan" in blocks
     assert "scale #02" not in blocks
+
+
+def test_a_refused_self_approval_is_listed_under_refused(stack: Stack) -> None:
+    """Alice's own Confirm in prod is refused: `--outcome refused` lists it, who and why."""
+    card = plan(stack, "rollback fluxori-backend")
+    click(stack, card, "action.confirm", ALICE)
+    _, answer = ask(stack, "history --outcome refused")
+    assert "second person" in answer
+    assert "<@U_ALICE>" in answer
+
+
+def test_a_refusal_keeps_its_time_readable(stack: Stack) -> None:
+    """A rate-limit refusal carries a time; history shows it as a date Slack renders in the
+    reader's time zone, not as escaped text."""
+    policy = stack.bot.deps.policy
+    policy.config = replace(policy.config, rate_limit=1)
+    plan(stack, "rollback fluxori-backend")
+    stack.slack.slash_command(ALICE, OPS_CHANNEL, text="scale fluxori-backend max=12")
+    stack.idle()
+    _, answer = ask(stack, "history --outcome refused")
+    assert "<!date^" in answer
+    assert "&lt;!date^" not in answer

@@ -241,3 +241,17 @@ def test_a_change_that_fails_after_cloud_run_accepted_it_says_what_serves_now(
     record = stack.bot.deps.store.get(action_id_of(card))
     assert record is not None
     assert record.state is State.FAILED
+
+
+def test_the_scale_form_reports_every_problem_at_once(stack: Stack) -> None:
+    """Traffic is split: a memory edit and an impossible max are both reported beside their
+    fields in one answer, not in two rounds."""
+    rolled_back(stack)
+    click(stack, plan(stack, "roll-forward fluxori-backend --canary 10"), "action.confirm", BOB)
+    stack.slack.slash_command(ALICE, OPS_CHANNEL, text="scale fluxori-backend")
+    stack.idle()
+    view = stack.slack.open_views(ALICE)[-1]
+    assert "Traffic is split" in text_of(view)
+    reply = stack.slack.submit_view(ALICE, view["id"], {"memory": "2Gi", "max": "0"}).json()
+    assert reply["response_action"] == "errors"
+    assert sorted(reply["errors"]) == ["max", "memory"]
