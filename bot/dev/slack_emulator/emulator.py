@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from bot.dev.slack_emulator import ids, routes
 from bot.dev.slack_emulator.driver import BotResponse, Driver
 from bot.dev.slack_emulator.faults import Fault, Faults
+from bot.dev.slack_emulator.rate_limits import RateLimits
 from bot.dev.slack_emulator.seed import Seed
 from bot.dev.slack_emulator.server import HttpServer, Router
 from bot.dev.slack_emulator.signing import Signing
@@ -39,16 +40,21 @@ class SlackEmulator:
         clock: ids.Clock = time.monotonic,
         static_dir: Path = routes.STATIC,
         app_token: str = "",
+        rate_limits: bool = False,
     ) -> None:
-        """`clock` times trigger ids (3 s) and response URLs (30 min); tests may pass an
-        `ids.ManualClock` to expire them without waiting. `app_token` (xapp-...) lets an app
-        open Socket Mode connections with apps.connections.open."""
+        """`clock` times trigger ids (3 s), response URLs (30 min) and, with `rate_limits`,
+        Slack's rate limits; tests may pass an `ids.ManualClock` to move it without waiting.
+        `app_token` (xapp-...) lets an app open Socket Mode connections with
+        apps.connections.open."""
         self.workspace = Workspace(seed or Seed(), clock)
         self.faults = Faults()
         self._public_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.socket_mode = SocketModeServer(self.workspace.seed.app_id, host, self._public_host)
         app_methods = {"apps.connections.open": self.socket_mode.apps_connections_open}
-        self.webapi = WebApi(self.workspace, bot_token, self.faults, app_token, app_methods)
+        limits = RateLimits(clock) if rate_limits else None
+        self.webapi = WebApi(
+            self.workspace, bot_token, self.faults, app_token, app_methods, rate_limits=limits
+        )
         self.router = Router()
         routes.install(self.router, self.workspace, self.webapi, self.faults, static_dir)
         self._server = HttpServer(self.router, host, port)

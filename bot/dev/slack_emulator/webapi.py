@@ -11,6 +11,7 @@ from typing import Any
 from bot.dev.slack_emulator import chat, directory, views
 from bot.dev.slack_emulator.errors import ApiError
 from bot.dev.slack_emulator.faults import Faults
+from bot.dev.slack_emulator.rate_limits import RateLimits
 from bot.dev.slack_emulator.state import ApiCall, Workspace
 from bot.dev.slack_emulator.wire import Request, Response, json_response
 
@@ -29,8 +30,10 @@ class WebApi:
         faults: Faults,
         app_token: str = "",
         app_methods: Mapping[str, AppMethod] | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.workspace = workspace
+        self.rate_limits = rate_limits
         self.bot_token = bot_token
         self.faults = faults
         self.app_token = app_token
@@ -47,6 +50,10 @@ class WebApi:
             if failure is not None:
                 self._log(method, args, fault.status, fault.error)
                 return failure
+        limited = self.rate_limits.refusal(method, args) if self.rate_limits else None
+        if limited is not None:
+            self._log(method, args, 429, "ratelimited")
+            return limited
         return self._call(method, args, request)
 
     def _call(self, method: str, args: Json, request: Request) -> Response:
