@@ -21,7 +21,7 @@ from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 from bot.dev.sandbox import free_port
 from bot.dev.slack_emulator import SlackEmulator
 from bot.dev.slack_emulator.seed import ChannelSeed, Seed
-from tests.support.processes import serve
+from tests.support.processes import serve, serve_env
 from tests.support.slack import envelope, text_of
 from tests.support.stack import BOT_CONFIG_BASE, BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET, eventually
 
@@ -44,16 +44,6 @@ def slack_emulator(seed: Seed | None = None, port: int = 0) -> Iterator[SlackEmu
         yield slack
     finally:
         slack.stop()
-
-
-def bot_env(slack: SlackEmulator, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "BOT_STORE": f"sqlite:{tmp_path / 'a.sqlite'}",
-        **extra,
-    }
 
 
 def push_sample(port: int, google: LocalGoogleCerts, name: str, message_id: str) -> int:
@@ -95,7 +85,7 @@ def test_serve_with_a_channel_name_posts_an_alert_and_turns_it_resolved(
             "PUSH_SERVICE_ACCOUNT": PUSH_ACCOUNT,
             "GOOGLE_CERTS_URL": google.url,
         }
-        env = bot_env(slack, tmp_path, **push_auth, **channel_setting(tmp_path))
+        env = serve_env(slack, tmp_path, **push_auth, **channel_setting(tmp_path))
         process = serve(env, port)
         try:
             assert push_sample(port, google, "alert-open.json", "m-1") == 200
@@ -128,7 +118,7 @@ def start_up_errors(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_unknown_channel_name_stops_start_up_with_one_line(tmp_path: Path) -> None:
     """A name no channel has: exit 2 and one line naming it, no traceback, nothing served."""
     with slack_emulator() as slack:
-        result = start_up_errors(bot_env(slack, tmp_path, SLACK_OPS_CHANNEL="#fluxori-opz"))
+        result = start_up_errors(serve_env(slack, tmp_path, SLACK_OPS_CHANNEL="#fluxori-opz"))
     assert result.returncode == 2
     problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
     assert problems == [
@@ -140,11 +130,11 @@ def test_unknown_channel_name_stops_start_up_with_one_line(tmp_path: Path) -> No
 def test_malformed_channel_and_unreachable_slack_stop_start_up(tmp_path: Path) -> None:
     """A value that is neither an id nor a name, or a Slack that cannot be reached: exit 2."""
     with slack_emulator() as slack:
-        malformed = start_up_errors(bot_env(slack, tmp_path, SLACK_OPS_CHANNEL="Fluxori Ops!"))
+        malformed = start_up_errors(serve_env(slack, tmp_path, SLACK_OPS_CHANNEL="Fluxori Ops!"))
     assert malformed.returncode == 2
     assert "SLACK_OPS_CHANNEL `Fluxori Ops!` must be a channel id" in malformed.stderr
     unreachable = f"http://127.0.0.1:{free_port()}/api/"
-    env = {**bot_env(slack, tmp_path, SLACK_OPS_CHANNEL="#fluxori-ops")}
+    env = {**serve_env(slack, tmp_path, SLACK_OPS_CHANNEL="#fluxori-ops")}
     result = start_up_errors({**env, "SLACK_API_URL": unreachable})
     assert result.returncode == 2
     assert "channel #fluxori-ops: cannot reach Slack" in result.stderr

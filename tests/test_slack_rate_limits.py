@@ -81,5 +81,7 @@ def test_unlimited_by_default() -> None:
         client = WebClient(token=TOKEN, base_url=slack.api_url)
         for _ in range(POST_BURST * 3):
             post(client)
+        assert len(slack.messages("C_OPS")) == POST_BURST * 3
+        assert [c for c in slack.calls() if c.status == 429] == []
     finally:
         slack.stop()

@@ -22,11 +22,14 @@ def test_pulled_alert_posts_one_card_even_when_published_twice(
     """Two publishes of the same incident state through the emulator: one card."""
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
     with topic_with_subscription("alerts") as (topic, subscription):
-        publish_twice_and_check(stack, topic, subscription)
+        publish_twice(stack, topic, subscription)
+    cards = [m for m in stack.slack.messages(OPS_CHANNEL) if "alert.ack" in text_of(m)]
+    assert len(cards) == 1
+    assert "fluxori-backend high 5xx rate" in text_of(cards[0])
 
 
-def publish_twice_and_check(stack: Stack, topic: str, subscription: str) -> None:
-    """Both copies are handled by the puller; the channel gets one card."""
+def publish_twice(stack: Stack, topic: str, subscription: str) -> None:
+    """Publish the open incident twice and wait until the puller has handled both copies."""
     publisher = pubsub_v1.PublisherClient()
     puller = AlertPuller(subscription, stack.bot.deps).start()
     try:
@@ -34,8 +37,5 @@ def publish_twice_and_check(stack: Stack, topic: str, subscription: str) -> None
         for _ in range(2):
             publisher.publish(topic, data).result(timeout=10)
         eventually(lambda: puller.handled >= 2, timeout=15, what="both messages handled")
-        cards = [m for m in stack.slack.messages(OPS_CHANNEL) if "alert.ack" in text_of(m)]
-        assert len(cards) == 1
-        assert "fluxori-backend high 5xx rate" in text_of(cards[0])
     finally:
         puller.stop()

@@ -53,7 +53,7 @@ def run_approved(action: Action, deps: Deps) -> Action:
         or running
     )
     if result.ok and result.watch:
-        verify.schedule(final, deps.now(), deps)
+        verify.schedule(final, deps)
     _report(final, result, deps)  # last, and through the outbox: Slack cannot undo the above
     log.info("change_finished", action_id=final.id, verb=final.verb, state=final.state.value)
     return final
@@ -128,11 +128,7 @@ def _stale(action: Action, params: dict[str, Any], deps: Deps) -> Result:
 def _report(action: Action, result: Result, deps: Deps) -> None:
     deps.outbox.update(action.channel, action.card_ts, cards.card(action), action.summary)
     blocks = cards.result_blocks(action, result)
-    if (
-        not result.ok
-        and action.plan.get("params", {}).get("etag")
-        and "modified after" in result.summary
-    ):
+    if result.stale:
         blocks += cards.replan_blocks(action, "The service changed since the preview.")
     deps.outbox.post(
         action.channel,

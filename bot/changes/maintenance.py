@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot import registry
 from bot.changes import approval, planning
@@ -77,19 +77,19 @@ def restart_or_release(deps: Deps) -> int:
 
 
 def release_not_started(action: Action, deps: Deps) -> bool:
-    claim = deps.store.transition(
-        action.id,
-        (State.APPROVED,),
+    final = _finish(
+        action,
+        State.APPROVED,
         State.NOT_STARTED,
         Event(deps.now(), "not_started", "", "no worker started it after the approval"),
-        {"finished_at": deps.now(), "outcome": NOT_STARTED, "applied": False},
+        {"outcome": NOT_STARTED, "applied": False},
+        deps,
     )
-    if not claim.won or claim.action is None:
+    if final is None:
         return False
     log.warning(
         "change_released_unstarted", action_id=action.id, verb=action.verb, target=action.target
     )
-    deps.outbox.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
     text = (
         f":double_vertical_bar: Approved by <@{action.approved_by}>, but the bot stopped before"
         " starting it: nothing was changed. Plan again if it is still needed."
@@ -104,24 +104,42 @@ def release_not_started(action: Action, deps: Deps) -> bool:
 
 
 def report_interrupted(action: Action, deps: Deps) -> bool:
-    claim = deps.store.transition(
-        action.id,
-        (State.RUNNING,),
+    final = _finish(
+        action,
+        State.RUNNING,
         State.INTERRUPTED,
         Event(deps.now(), "interrupted", "", "no heartbeat from the worker"),
-        {"finished_at": deps.now(), "outcome": "interrupted: the worker stopped mid-change"},
+        {"outcome": "interrupted: the worker stopped mid-change"},
+        deps,
     )
-    if not claim.won or claim.action is None:
+    if final is None:
         return False
     log.warning("change_interrupted", action_id=action.id, verb=action.verb, target=action.target)
-    deps.outbox.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
     deps.outbox.post(
         action.channel,
-        interrupted_blocks(claim.action, deps),
+        interrupted_blocks(final, deps),
         thread_ts=action.thread_ts,
         key=f"interrupted:{action.id}",
     )
     return True
+
+
+def _finish(
+    action: Action,
+    expected: State,
+    state: State,
+    event: Event,
+    fields: dict[str, Any],
+    deps: Deps,
+) -> Action | None:
+    """Move `action` from `expected` to the terminal `state` and refresh its card; the
+    finished record, or None when another sweep or worker moved it first."""
+    fields = {"finished_at": deps.now(), **fields}
+    claim = deps.store.transition(action.id, (expected,), state, event, fields)
+    if not claim.won or claim.action is None:
+        return None
+    deps.outbox.update(action.channel, action.card_ts, cards.card(claim.action), action.summary)
+    return claim.action
 
 
 def interrupted_blocks(action: Action, deps: Deps) -> list[bk.Block]:

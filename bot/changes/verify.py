@@ -3,14 +3,13 @@ report before → after (for a canary, with the next step)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.jobs import Job, NotYet
 from bot.slack import cards
 from bot.store import Action, Event
-from bot.store.model import iso
 from gcp.errors import GcpError
 from gcp.models import RequestStats
 from handlers import blocks as bk
@@ -29,19 +28,12 @@ def register(deps: Deps) -> None:
 SCHEDULED = "check_scheduled"
 
 
-def schedule(action: Action, changed_at: datetime, deps: Deps) -> None:
-    """Record that the change is watched, then queue the check (which only runs for it)."""
-    delay = deps.config.rollback_watch_seconds
+def schedule(action: Action, deps: Deps) -> None:
+    """Record that the change is watched, then queue the check. The job names the action
+    only: the check's times come from the record, and it runs only for a watched change."""
     deps.store.update(action.id, {}, Event(deps.now(), SCHEDULED))
-    job = Job(
-        JOB_KIND,
-        {
-            "action_id": action.id,
-            "changed_at": iso(changed_at),
-            "not_before": iso(changed_at + timedelta(seconds=delay)),
-        },
-    )
-    deps.queue.submit_later(job, delay)
+    delay = deps.config.rollback_watch_seconds
+    deps.queue.submit_later(Job(JOB_KIND, {"action_id": action.id}), delay)
 
 
 def run(job: Job, deps: Deps) -> None:

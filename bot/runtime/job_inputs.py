@@ -44,7 +44,7 @@ def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue
 
 
 def input_job(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> Job:
-    if getattr(queue, "holds_inputs", False):
+    if queue.holds_inputs:
         return Job(kind, held={"data": data})
     now = utcnow()
     key = new_id(now)

@@ -55,6 +55,8 @@ class NotYet(Exception):
 
 
 class JobQueue(Protocol):
+    holds_inputs: bool  # jobs stay in this process: their inputs may travel in `Job.held`
+
     def submit(self, job: Job) -> None: ...
 
     def submit_later(self, job: Job, delay_seconds: float) -> None: ...

@@ -30,6 +30,8 @@ PUBLISH_TIMEOUT = 5.0
 
 
 class PubSubQueue:
+    holds_inputs = False  # a job crosses Pub/Sub: its input is stored, the job names it
+
     def __init__(self, publisher: pubsub_v1.PublisherClient, topic: str) -> None:
         self._publisher = publisher
         self._topic = topic
