@@ -23,6 +23,7 @@ from bot.runtime.web import wsgi_app
 from bot.settings import Settings
 from bot.slack.messenger import Messenger, outbox_client, web_client
 from bot.slack.outbox import Outbox
+from bot.slack.pacing import Pacer
 from bot.store import ActionStore
 from bot.store.sqlite import SqliteStore
 from gcp.clients import CallSettings, Clients
@@ -70,6 +71,7 @@ class Bot:
 
     def close(self) -> None:
         self.deps.queue.close()
+        self.deps.outbox.close()
         self.deps.store.close()
         self.clients.close()
 
@@ -90,7 +92,8 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         monitoring=lazy("gcp.monitoring", "MonitoringAdapter", clients),
         secrets=lazy("gcp.secrets", "SecretManagerAdapter", clients),
     )
-    slack = web_client(settings.slack_bot_token, settings.slack_api_url)
+    pacer = Pacer(settings.slack_rate_scale)
+    slack = web_client(settings.slack_bot_token, settings.slack_api_url, pacer)
     ops_config = config_loader.resolve_channel(ops_config, slack)
     queue = open_queue(settings, lambda job: dispatch(job, deps))
     store = open_store(settings)
@@ -102,6 +105,7 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         store,
         outbox_client(settings.slack_bot_token, settings.slack_api_url),
         now=lambda: deps.now(),  # deps.now, read at each call
+        pacer=pacer,
     )
     deps = Deps(
         settings, ops_config, platform, slack, Messenger(slack), queue, store, outbox, policy

@@ -37,6 +37,7 @@ class Settings:
     port: int = 3000
     log_level: str = "INFO"
     cloud_run_service: str = ""
+    slack_rate_scale: float = 1.0  # times Slack's documented limits (bot.slack.pacing)
 
     def __repr__(self) -> str:  # tokens must never reach a log line through a repr
         return f"Settings(store={self.store!r}, jobs={self.jobs!r}, port={self.port})"
@@ -74,6 +75,7 @@ class Settings:
             port=int(env.get("PORT") or 3000),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             cloud_run_service=env.get("K_SERVICE", ""),
+            slack_rate_scale=float(env.get("SLACK_RATE_SCALE") or 1),
         )
 
 
@@ -123,7 +125,19 @@ def _formats(env: Mapping[str, str]) -> list[str]:
     level = env.get("LOG_LEVEL", "")
     if level and level.upper() not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL={level!r} must be one of {', '.join(LOG_LEVELS)}.")
+    scale = env.get("SLACK_RATE_SCALE", "")
+    if scale and not _positive_number(scale):
+        problems.append(
+            f"SLACK_RATE_SCALE={scale!r} must be a positive number (1: Slack's documented limits)."
+        )
     url = env.get("SLACK_API_URL", "")
     if url and not url.startswith(("http://", "https://")):
         problems.append(f"SLACK_API_URL={url!r} must be an http(s) URL ending in /api/.")
     return problems
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        return 0 < float(text) < float("inf")
+    except ValueError:
+        return False

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
+ANSWER_BLOCKS = MAX_BLOCKS - 1  # an answer's message starts with who asked for it
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_FIELDS = 10
@@ -168,11 +169,14 @@ def escape_clipped(text: str, limit: int = MAX_ECHO) -> str:
     return cut + TRUNCATED
 
 
-def fit(blocks: list[Block], note: str = "Output truncated to fit in Slack.") -> list[Block]:
-    """Keep within the 50-block limit, replacing the tail with a note."""
-    if len(blocks) <= MAX_BLOCKS:
+def fit(
+    blocks: list[Block], note: str = "Output truncated to fit in Slack.", limit: int = ANSWER_BLOCKS
+) -> list[Block]:
+    """Keep within `limit` blocks (an answer's share of Slack's 50), replacing the tail with
+    a note."""
+    if len(blocks) <= limit:
         return blocks
-    return [*blocks[: MAX_BLOCKS - 1], context(f":scissors: {note}")]
+    return [*blocks[: limit - 1], context(f":scissors: {note}")]
 
 
 def plain_fallback(blocks: list[Block], default: str) -> str:

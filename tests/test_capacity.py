@@ -33,16 +33,15 @@ def answered_roots(stack: Stack) -> list[dict[str, Any]]:
 
 
 def test_a_burst_of_commands_is_answered_once_each(stack: Stack) -> None:
-    """200 status commands at concurrency 32: none refused, each answered once in its thread."""
+    """200 status commands at concurrency 32: none refused, each answered once."""
     acks = burst(stack, 200, 32)
     assert [a.status for a in acks] == [200] * 200
     assert not [a.body for a in acks if "try again" in a.body]
-    eventually(lambda: len(answered_roots(stack)) == 200, timeout=30, what="200 thread roots")
+    eventually(lambda: len(answered_roots(stack)) == 200, timeout=30, what="200 answers")
     stack.idle(30)
-    roots = answered_roots(stack)
-    replies = [stack.slack.replies(OPS_CHANNEL, str(root["ts"])) for root in roots]
-    assert [len(r) for r in replies] == [1] * 200
-    assert all("fluxori-backend" in text_of(r[0]) for r in replies)
+    answers = answered_roots(stack)
+    assert len(answers) == 200
+    assert all("Traffic" in text_of(a) for a in answers)
 
 
 def test_a_full_queue_says_how_long_to_wait_and_posts_nothing(stack: Stack) -> None:

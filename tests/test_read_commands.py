@@ -12,14 +12,15 @@ from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 
 def test_status_names_the_serving_revision(stack: Stack) -> None:
-    """The root says who ran what where; the thread names the revision serving traffic."""
+    """One message says who ran what where and names the revision serving traffic."""
     reply = stack.slack.slash_command(ALICE, OPS_CHANNEL, text="status fluxori-backend --env prod")
     assert reply.status == 200
     assert reply.elapsed < 1.0
     stack.idle()
-    root = stack.slack.messages(OPS_CHANNEL)[-1]
-    assert "<@U_ALICE> ran `/ops status fluxori-backend --env prod`" in text_of(root)
-    answer = text_of(stack.slack.replies(OPS_CHANNEL, root["ts"])[0])
+    [message] = stack.slack.messages(OPS_CHANNEL)
+    answer = text_of(message)
+    assert "<@U_ALICE> ran `/ops status fluxori-backend --env prod`" in answer
+    assert stack.slack.replies(OPS_CHANNEL, message["ts"]) == []
     serving = stack.gcp.run.serving_split(PROD_BACKEND.name)
     assert next(name for name, pct in serving.items() if pct == 100) in answer
     assert "100%" in answer

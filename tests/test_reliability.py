@@ -122,7 +122,7 @@ def test_two_hundred_duplicate_pushes_one_card(stack: Stack) -> None:
 
 
 def test_twenty_users_at_once_are_all_answered(stack: Stack) -> None:
-    """Slash commands from 20 users at once: every one gets its root message and answer."""
+    """Slash commands from 20 users at once: every one gets its answer, once."""
     users = [f"U_USER{i:02d}" for i in range(20)]
     with ThreadPoolExecutor(20) as pool:
         replies = list(
@@ -135,5 +135,5 @@ def test_twenty_users_at_once_are_all_answered(stack: Stack) -> None:
     stack.idle(timeout=20)
     roots = stack.slack.messages(OPS_CHANNEL)
     assert len(roots) == 20
-    assert all(len(stack.slack.replies(OPS_CHANNEL, r["ts"])) == 1 for r in roots)
+    assert all("fluxori-frontend" in text_of(r) for r in roots)
     assert {u for u in users if any(f"<@{u}>" in json.dumps(r) for r in roots)} == set(users)

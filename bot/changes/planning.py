@@ -11,6 +11,7 @@ from bot.deps import Deps
 from bot.runtime import logs
 from bot.slack import cards
 from bot.slack.messenger import ChannelUnavailable
+from bot.slack.pacing import Priority
 from bot.slack.replies import gcp_problem
 from bot.store import Action, Event, State
 from bot.store.model import new_id
@@ -74,7 +75,9 @@ def propose(request: ChangeRequest, deps: Deps) -> Action | None:
     action = _record(request, plan, deps)
     where = request.thread_ts or None
     try:
-        card_ts = deps.messenger.post(request.channel, cards.card(action), plan.title, where)
+        card_ts = deps.messenger.post(
+            request.channel, cards.card(action), plan.title, where, urgency=Priority.CHANGE
+        )
     except ChannelUnavailable as err:
         event = Event(deps.now(), "not_posted", "", err.error)
         deps.store.transition(action.id, (State.PENDING,), State.CANCELLED, event)
@@ -126,6 +129,11 @@ def _refused(request: ChangeRequest, err: Exception, deps: Deps) -> None:
         return
     text = f":no_entry: <@{request.user}> {what} was not planned: {reason}"
     try:
-        deps.messenger.post(request.channel, [bk.section(text)], thread_ts=request.thread_ts)
+        deps.messenger.post(
+            request.channel,
+            [bk.section(text)],
+            thread_ts=request.thread_ts,
+            urgency=Priority.CHANGE,
+        )
     except ChannelUnavailable:
         log.warning("refusal_not_posted", channel=request.channel)

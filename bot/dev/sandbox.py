@@ -45,6 +45,7 @@ class Sandbox:
             signing_secret=secrets.token_hex(16),
             bot_token=f"xoxb-sandbox-{secrets.token_hex(8)}",
             port=port,
+            rate_limits=True,  # Slack's documented limits, as in a real workspace
         )
         self.workdir = tempfile.mkdtemp(prefix="fluxori-sandbox-")
         self.process: subprocess.Popen[bytes] | None = None

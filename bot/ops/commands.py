@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +16,8 @@ from bot.deps import Deps
 from bot.ops import history, scale_modal
 from bot.runtime import job_inputs, logs
 from bot.runtime.coalesce import Coalescer
-from bot.runtime.jobs import QueueFull, expected_wait
-from bot.slack.messenger import ChannelUnavailable
+from bot.runtime.jobs import QueueFull, expected_wait, queued_jobs
+from bot.slack.pacing import Priority
 from bot.slack.replies import gcp_problem
 from bot.store import Event
 from gcp.errors import GcpError
@@ -83,13 +85,20 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
     except QueueFull as full:
         return busy_answer(full.wait_seconds)
     log.info("command_accepted", verb=cmd.verb, env=cmd.env, service=cmd.service)
-    wait = expected_wait(deps.queue)
+    wait = answer_wait(deps, payload["channel_id"])
     if wait >= SAY_WAIT_FROM_SECONDS:
         return {
             "response_type": "ephemeral",
             "text": f":hourglass: Queued: the answer comes in about {round(wait)} s.",
         }
     return {}
+
+
+def answer_wait(deps: Deps, channel: str) -> float:
+    """Seconds until a command accepted now is answered: after the jobs ahead of it, and after
+    the posts ahead of it at Slack's pace (each job ahead posts at most one)."""
+    posts_ahead = deps.outbox.posts_waiting(channel) + queued_jobs(deps.queue)
+    return max(expected_wait(deps.queue), deps.outbox.pacer.seconds_for(posts_ahead))
 
 
 def busy_answer(wait_seconds: float) -> dict[str, Any]:
@@ -115,25 +124,27 @@ def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
 
 
 def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[bk.Block]]) -> None:
-    """Post the thread root (who ran what, where), then the answer in its thread."""
+    """One message in the channel: who ran what and where, then the answer; what follows (a
+    button's answer) goes in its thread. It goes through the outbox, so Slack's budget paces
+    it behind changes, an outage keeps it, and a channel that refuses the bot sends it to the
+    requester alone."""
     cmd = registry.parse(p["text"], deps.config)
     where = history.environment_label(cmd) if cmd.verb == "history" else cmd.env
-    root = [bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{where}*")]
-    try:
-        root_ts: str | None = deps.messenger.post(
-            p["channel_id"], root, bk.escape_clipped(f"/ops {cmd.text}")
-        )
-        fix = ""
-    except ChannelUnavailable as err:
-        root_ts, fix = None, err.fix
-    blocks = answer(cmd)
-    if root_ts is not None:
-        deps.messenger.post(p["channel_id"], blocks, thread_ts=root_ts)
-    else:
-        log.info("channel_unavailable_answered_ephemerally", channel=p["channel_id"])
-        deps.messenger.respond(
-            p["response_url"], [*blocks, bk.context(f":information_source: {fix}")]
-        )
+    who = bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{where}*")
+    deps.outbox.post(
+        p["channel_id"],
+        bk.fit([who, *answer(cmd)], limit=bk.MAX_BLOCKS),
+        key=answer_key(p),
+        priority=Priority.NORMAL,
+        fallback_url=p["response_url"],
+    )
+
+
+def answer_key(p: dict[str, Any]) -> str:
+    """One answer per command however often its job runs: Slack gives each command its own
+    response_url."""
+    seed = p["response_url"] or secrets.token_hex(16)
+    return "answer:" + hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 def answer_blocks(cmd: Command, deps: Deps) -> list[bk.Block]:

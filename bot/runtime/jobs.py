@@ -195,6 +195,11 @@ class InlineQueue:
             thread.join()
 
 
+def queued_jobs(queue: JobQueue) -> int:
+    """Jobs queued or running in this process (0 when jobs run elsewhere)."""
+    return queue.depth() if isinstance(queue, InlineQueue) else 0
+
+
 def expected_wait(queue: JobQueue) -> float:
     """Seconds a job queued now would wait in this process (0 when jobs run elsewhere)."""
     return queue.wait_seconds() if isinstance(queue, InlineQueue) else 0.0

@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.runtime import logs
+from bot.slack.pacing import PacedWebClient, Pacer, Priority, priority
 from handlers.blocks import Block, plain_fallback
 
 log = logs.get(__name__)
@@ -45,8 +46,11 @@ def retry_handlers() -> list[Any]:
     ]
 
 
-def web_client(token: str, api_url: str = "") -> WebClient:
-    client = WebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=10)
+def web_client(token: str, api_url: str = "", pacer: Pacer | None = None) -> WebClient:
+    """The client for calls made while someone waits; each waits for Slack's budget."""
+    client = PacedWebClient(
+        token=token, base_url=api_url or WebClient.BASE_URL, timeout=10, pacer=pacer or Pacer()
+    )
     client.retry_handlers.extend(retry_handlers())
     return client
 
@@ -70,17 +74,25 @@ class Messenger:
         self.client = client
 
     def post(
-        self, channel: str, blocks: list[Block], text: str = "", thread_ts: str | None = None
+        self,
+        channel: str,
+        blocks: list[Block],
+        text: str = "",
+        thread_ts: str | None = None,
+        *,
+        urgency: Priority = Priority.NORMAL,
     ) -> str:
-        """Post and return the message ts; ChannelUnavailable when the bot cannot post here."""
+        """Post and return the message ts; ChannelUnavailable when the bot cannot post here.
+        Waits for Slack's budget behind what is more urgent."""
         try:
-            response = self.client.chat_postMessage(
-                channel=channel,
-                blocks=blocks,
-                text=text or plain_fallback(blocks, "Fluxori ops"),
-                thread_ts=thread_ts,
-                unfurl_links=False,
-            )
+            with priority(urgency):
+                response = self.client.chat_postMessage(
+                    channel=channel,
+                    blocks=blocks,
+                    text=text or plain_fallback(blocks, "Fluxori ops"),
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                )
         except SlackApiError as err:
             error = str(err.response.get("error", ""))
             if error in CHANNEL_FIXES:

@@ -1,8 +1,9 @@
 """Slack is a display: messages about changes go through a durable outbox in the action store.
 
-`post` and `update` record the message, then try once to send it (a short attempt). Slack
-failing (429, 5xx, a timeout, no connection) leaves it pending; `deliver_due`, run by the
-maintenance sweep on any instance, sends what is due, retrying with backoff until Slack
+`post` and `update` record the message, then send it within Slack's budget (bot.slack.pacing):
+at once when the budget has room (a short attempt), else through the paced sender, most urgent
+first. Slack failing (429, 5xx, a timeout, no connection) leaves it pending; `deliver_due`, run
+by the maintenance sweep on any instance, sends what is due, retrying with backoff until Slack
 answers. Nothing here raises because of Slack, so the state machine never waits on it.
 Delivery is at least once: a sender that dies after Slack posted, before recording it,
 leaves the post to be sent again when its lease ends.
@@ -12,12 +13,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from bot.runtime import logs
+from bot.slack.messenger import CHANNEL_FIXES, OUTBOX_TIMEOUT_SECONDS
+from bot.slack.pacing import Pacer, Priority
+from bot.slack.sender import PacedSender
 from bot.store import ActionStore
 from bot.store.model import utcnow
 from bot.store.outbox import Kind, OutboxEntry, OutboxState, update_key
@@ -38,29 +44,65 @@ TRANSIENT_ERRORS = frozenset(
 
 class Outbox:
     def __init__(
-        self, store: ActionStore, client: WebClient, now: Callable[[], datetime] = utcnow
+        self,
+        store: ActionStore,
+        client: WebClient,
+        now: Callable[[], datetime] = utcnow,
+        pacer: Pacer | None = None,
     ) -> None:
         self._store, self._client, self._now = store, client, now
         self._lease = secrets.token_hex(8)  # this instance, as a sender
+        self.pacer = pacer or Pacer()
+        self._sender = PacedSender(self.pacer, self._deliver_one)
 
     def post(
-        self, channel: str, blocks: list[Block], text: str = "", *, thread_ts: str = "", key: str
+        self,
+        channel: str,
+        blocks: list[Block],
+        text: str = "",
+        *,
+        thread_ts: str = "",
+        key: str,
+        priority: Priority = Priority.CHANGE,
+        fallback_url: str = "",
     ) -> None:
-        """Post `blocks` (in `thread_ts`'s thread); `key` makes a repeated call post once."""
-        self._send_now(self._entry(Kind.POST, key, channel, blocks, text, thread_ts=thread_ts))
+        """Post `blocks` (in `thread_ts`'s thread); `key` makes a repeated call post once.
+        When the channel refuses the bot, `fallback_url` (a response_url) gets it instead."""
+        entry = self._entry(Kind.POST, key, channel, blocks, text, thread_ts=thread_ts)
+        self._send_soon(replace(entry, priority=priority, fallback_url=fallback_url))
 
-    def update(self, channel: str, ts: str, blocks: list[Block], text: str = "") -> None:
+    def update(
+        self,
+        channel: str,
+        ts: str,
+        blocks: list[Block],
+        text: str = "",
+        *,
+        priority: Priority = Priority.CHANGE,
+    ) -> None:
         """Replace message `ts`; a newer update supersedes one not yet sent."""
         if not ts:
             log.warning("slack_update_skipped", channel=channel)
             return
-        key = update_key(channel, ts)
-        self._send_now(self._entry(Kind.UPDATE, key, channel, blocks, text, ts=ts))
+        entry = self._entry(Kind.UPDATE, update_key(channel, ts), channel, blocks, text, ts=ts)
+        self._send_soon(replace(entry, priority=priority))
 
     def deliver_due(self) -> int:
-        """Send every due entry, in creation order per queue; returns how many were finished
-        (delivered, or dropped because Slack refused them for good)."""
+        """Send every due entry, in creation order per queue, as far as Slack's budget allows
+        now (the rest goes to the paced sender); returns how many were finished (delivered,
+        or dropped because Slack refused them for good)."""
         return self._deliver(queue=None)
+
+    def posts_waiting(self, channel: str) -> int:
+        """Messages for `channel` waiting for Slack's budget in this instance."""
+        return self._sender.posts_waiting(channel)
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until nothing waits for Slack's budget here; False at the timeout."""
+        return self._sender.drain(timeout)
+
+    def close(self) -> None:
+        self._sender.close()
 
     def _entry(
         self,
@@ -76,7 +118,7 @@ class Outbox:
         text = text or plain_fallback(blocks, "Fluxori ops")
         return OutboxEntry(key, kind, channel, text, now, now, blocks, thread_ts, ts)
 
-    def _send_now(self, entry: OutboxEntry) -> None:
+    def _send_soon(self, entry: OutboxEntry) -> None:
         self._store.outbox_add(entry)
         try:
             self._deliver(queue=entry.queue)
@@ -84,16 +126,23 @@ class Outbox:
             log.exception("slack_delivery_failed", key=entry.key)
 
     def _deliver(self, queue: str | None) -> int:
+        """Send the due entries (of `queue`), in creation order per queue: what Slack's budget
+        takes now, here; the rest through the paced sender."""
         now = self._now()
-        blocked: set[str] = set()
+        blocked: set[str] = set()  # later entries wait: a thread keeps its order
         sent = 0
         for entry in self._store.outbox_pending():
-            if entry.queue in blocked or (queue is not None and entry.queue != queue):
+            if entry.queue in blocked or queue not in (None, entry.queue):
                 continue
-            if entry.due_at > now or not self._deliver_one(entry.key):
-                blocked.add(entry.queue)  # later entries wait: a thread keeps its order
-                continue
-            sent += 1
+            if entry.due_at > now:
+                blocked.add(entry.queue)
+            elif not self._sender.send_now(entry):
+                blocked.add(entry.queue)
+                self._sender.add(entry)
+            elif self._deliver_one(entry.key):
+                sent += 1
+            else:
+                blocked.add(entry.queue)
         return sent
 
     def _deliver_one(self, key: str) -> bool:
@@ -116,6 +165,7 @@ class Outbox:
             if error in TRANSIENT_ERRORS or err.response.status_code >= 500:
                 return self._retry(entry, error, _retry_after(err))
             log.error("slack_message_dropped", key=entry.key, error=error)
+            self._answer_instead(entry, error)
             return self._settle(entry, OutboxState.DROPPED, error=error)
         except Exception as err:  # no answer (timeout, connection): Slack may be down
             return self._retry(entry, type(err).__name__, 0.0)
@@ -136,6 +186,18 @@ class Outbox:
             unfurl_links=False,
         )
         return str(response["ts"])
+
+    def _answer_instead(self, entry: OutboxEntry, error: str) -> None:
+        """A post the channel refused reaches its requester through the fallback URL."""
+        if not entry.fallback_url or error not in CHANNEL_FIXES:
+            return
+        note = {"type": "context", "elements": [{"type": "mrkdwn", "text": CHANNEL_FIXES[error]}]}
+        try:
+            WebhookClient(entry.fallback_url, timeout=OUTBOX_TIMEOUT_SECONDS).send(
+                text=entry.text, blocks=[*entry.blocks, note], response_type="ephemeral"
+            )
+        except Exception as err:  # the drop above is the record
+            log.warning("fallback_answer_failed", key=entry.key, error=type(err).__name__)
 
     def _settle(self, entry: OutboxEntry, state: OutboxState, **result: str) -> bool | None:
         return True if self._store.outbox_settle(entry, state, self._now(), **result) else None

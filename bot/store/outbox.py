@@ -52,12 +52,15 @@ class OutboxEntry:
     lease_until: datetime | None = None
     error: str = ""
     finished_at: datetime | None = None
+    priority: int = 1  # bot.slack.pacing.Priority: sent first when Slack's budget is short
+    fallback_url: str = ""  # a post: the response_url to answer if the channel refuses it
 
     @property
     def queue(self) -> str:
         """Entries of one queue are delivered in creation order: a thread's posts keep their
-        order; an update has a queue of its own (only its latest content matters)."""
-        if self.kind is Kind.UPDATE:
+        order; a message in the channel or an update has a queue of its own (only an update's
+        latest content matters)."""
+        if self.kind is Kind.UPDATE or not self.thread_ts:
             return self.key
         return f"{self.channel}/{self.thread_ts}"
 

@@ -61,14 +61,14 @@ def previous_revision(stack: Stack, back: int = 1) -> str:
 def run(
     stack: Stack, text: str, user: str = ALICE, channel: str = OPS_CHANNEL
 ) -> tuple[dict[str, Any], str]:
-    """Send `/ops text`; return the root message and its threaded answer's text."""
+    """Send `/ops text`; return the answer (one message: who ran what, then the answer) and
+    its text."""
     reply = stack.slack.slash_command(user, channel, text=text)
     assert reply.status == 200
     stack.idle()
-    root = stack.slack.messages(channel)[-1]
-    answers = stack.slack.replies(channel, root["ts"])
-    assert len(answers) == 1
-    return root, text_of(answers[0])
+    answer = stack.slack.messages(channel)[-1]
+    assert stack.slack.replies(channel, answer["ts"]) == []
+    return answer, text_of(answer)
 
 
 def envelope(name: str, message_id: str = "m-1") -> dict[str, Any]:

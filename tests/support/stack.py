@@ -73,10 +73,11 @@ class Stack:
         return self.server.url
 
     def idle(self, timeout: float = 5.0) -> None:
-        """Wait until every queued job has finished."""
+        """Wait until every queued job has finished and its messages left for Slack."""
         queue = self.bot.deps.queue
         assert isinstance(queue, InlineQueue)
         assert queue.drain(timeout), "jobs still running"
+        assert self.bot.deps.outbox.drain(timeout), "messages still waiting for Slack's budget"
 
     def advance(self, seconds: float) -> None:
         """Move the bot's clock forward (deadlines, backoffs) instead of waiting."""
@@ -100,6 +101,9 @@ def running_sandbox() -> Iterator[Sandbox]:
         box.stop()
 
 
+UNPACED = 1000.0  # Slack's limits times this: no test without them waits for the budget
+
+
 def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Settings:
     """Settings pointing the bot at the emulators, with a SQLite store under tmp_path."""
     return Settings(
@@ -116,14 +120,31 @@ def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Setting
     )
 
 
-def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **settings: Any) -> Stack:
+def start_stack(
+    gcp: Emulator,
+    tmp_path: Path,
+    google: LocalGoogleCerts,
+    *,
+    slack_limits: bool = False,
+    **settings: Any,
+) -> Stack:
+    """The bot over HTTP with the emulators. With `slack_limits`, the Slack emulator answers
+    429 past Slack's documented limits and the bot paces itself by them; without, neither
+    limits (most tests are not about Slack's budget)."""
     app = Swappable()
     server = BackgroundServer(app).start()
     slack = SlackEmulator(
-        bot_url=f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN
+        bot_url=f"{server.url}/slack/events",
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        rate_limits=slack_limits,
     )
     slack.start()
-    base = replace(bot_settings(slack, gcp, tmp_path), google_certs_url=google.url)
+    base = replace(
+        bot_settings(slack, gcp, tmp_path),
+        google_certs_url=google.url,
+        slack_rate_scale=1.0 if slack_limits else UNPACED,
+    )
     bot = container.build(replace(base, **settings), FAST_SETTINGS)
     app.target = bot.wsgi()
     return Stack(gcp, slack, bot, server, google)
