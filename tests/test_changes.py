@@ -145,7 +145,7 @@ def test_rollback_refusals(stack: Stack) -> None:
 
     stack.slack.slash_command(CAROL, OPS_CHANNEL, text="history fluxori-backend --outcome refused")
     stack.idle()
-    answer = thread(stack, stack.slack.messages(OPS_CHANNEL)[-1])
+    answer = text_of(stack.slack.messages(OPS_CHANNEL)[-1])
     assert "Refused requests · fluxori-backend" in answer
     assert answer.count("by <@U_ALICE>") == 2
     assert "does not exist" in answer
@@ -154,7 +154,7 @@ def test_rollback_refusals(stack: Stack) -> None:
         CAROL, OPS_CHANNEL, text="history --outcome refused --user <@U_BOB|bob>"
     )
     stack.idle()
-    assert "No refused requests" in thread(stack, stack.slack.messages(OPS_CHANNEL)[-1])
+    assert "No refused requests" in text_of(stack.slack.messages(OPS_CHANNEL)[-1])
 
 
 def test_invalid_scale_values_are_refused_before_any_call(stack: Stack) -> None:
@@ -239,7 +239,7 @@ def test_history_lists_actions_with_outcome(stack: Stack) -> None:
         CAROL, OPS_CHANNEL, text="history fluxori-backend --outcome succeeded --user <@U_BOB|bob>"
     )
     stack.idle()
-    answer = thread(stack, stack.slack.messages(OPS_CHANNEL)[-1])
+    answer = text_of(stack.slack.messages(OPS_CHANNEL)[-1])
     assert "rollback" in answer
     assert "approved by <@U_BOB>" in answer
     assert "succeeded" in answer

@@ -58,6 +58,7 @@ SCOPES_BY_METHOD: dict[str, str | None] = {
     "views_push": None,
     "views_publish": None,
     "reactions_add": "reactions:write",
+    "api_call": None,  # the pacer's pass-through to the named methods above (bot/slack/pacing.py)
 }
 # Variables the bot reads that the Cloud Run service must not set, each with its reason.
 NOT_SET_ON_CLOUD_RUN = {
@@ -68,6 +69,7 @@ NOT_SET_ON_CLOUD_RUN = {
     "SLACK_APP_TOKEN": "Socket Mode on a laptop; Cloud Run receives HTTP events",
     "ALERTS_SUBSCRIPTION": "Socket Mode's streaming pull; Cloud Run gets alerts pushed",
     "GOOGLE_CERTS_URL": "tests serve their own certificates; production uses Google's default",
+    "SLACK_RATE_SCALE": "default 1, Slack's own limits; only the benchmark raises it",
     "PORT": "set by Cloud Run (a reserved name: setting it is an error)",
     "K_SERVICE": "set by Cloud Run (reserved)",
 }

@@ -141,3 +141,21 @@ def test_tasks_identity_must_differ_from_the_alerts_one() -> None:
     separate = {**env, "TASKS_PUSH_AUDIENCE": "tasks", "TASKS_PUSH_SERVICE_ACCOUNT": "t@x"}
     settings = Settings.from_environ(separate)
     assert (settings.tasks_push_audience, settings.tasks_push_service_account) == ("tasks", "t@x")
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "fast", "inf", "nan"])
+def test_slack_rate_scale_must_be_a_positive_number(value: str) -> None:
+    """SLACK_RATE_SCALE multiplies Slack's limits: anything but a positive number is refused
+    with what it must be."""
+    with pytest.raises(ConfigError) as info:
+        Settings.from_environ({**GOOD_ENV, "SLACK_RATE_SCALE": value})
+    assert info.value.problems == [
+        f"SLACK_RATE_SCALE={value!r} must be a positive number (1: Slack's documented limits)."
+    ]
+
+
+def test_slack_rate_scale_defaults_to_slacks_limits() -> None:
+    """Without SLACK_RATE_SCALE the bot paces itself by Slack's documented limits."""
+    assert Settings.from_environ(GOOD_ENV).slack_rate_scale == 1.0
+    raised = Settings.from_environ({**GOOD_ENV, "SLACK_RATE_SCALE": "50"})
+    assert raised.slack_rate_scale == 50.0
