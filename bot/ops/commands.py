@@ -142,9 +142,9 @@ def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[
 
 def answer_key(p: dict[str, Any]) -> str:
     """One answer per command however often its job runs: Slack gives each command its own
-    response_url."""
-    seed = p["response_url"] or secrets.token_hex(16)
-    return "answer:" + hashlib.sha256(seed.encode()).hexdigest()[:32]
+    response_url (who asked what, where, is part of the key all the same)."""
+    asked = (p["response_url"] or secrets.token_hex(16), p["user_id"], p["channel_id"], p["text"])
+    return "answer:" + hashlib.sha256("\n".join(asked).encode()).hexdigest()[:32]
 
 
 def answer_blocks(cmd: Command, deps: Deps) -> list[bk.Block]:
