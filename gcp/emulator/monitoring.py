@@ -22,7 +22,7 @@ from google.api import metric_pb2
 from google.cloud import monitoring_v3
 from google.protobuf.message import Message
 
-from gcp.emulator import fluxori
+from gcp.emulator import fluxori, slo_update
 from gcp.emulator.core import (
     Faults,
     Handler,
@@ -176,6 +176,9 @@ class Monitoring:
             "GetServiceLevelObjective": Method(
                 _pb(monitoring_v3.GetServiceLevelObjectiveRequest), self.get_slo
             ),
+            "UpdateServiceLevelObjective": Method(
+                _pb(monitoring_v3.UpdateServiceLevelObjectiveRequest), self.update_slo
+            ),
         }
         return [
             service_handler(METRIC_SERVICE, metric, faults),
@@ -237,6 +240,19 @@ class Monitoring:
         if found is None:
             raise not_found(f"service level objective {request.name} does not exist")
         return found  # type: ignore[no-any-return]
+
+    def update_slo(self, request: Any) -> Message:
+        """Compliance, budget and burn rate follow the new goal and window from now on."""
+        name = request.service_level_objective.name
+        with self._lock:
+            current = self._slos.get(name)
+            if current is None:
+                raise not_found(f"service level objective {name} does not exist")
+            updated = slo_update.merged(
+                current, request.service_level_objective, list(request.update_mask.paths)
+            )
+            self._slos[name] = updated
+        return updated  # type: ignore[no-any-return]
 
     # SLO selectors
 
