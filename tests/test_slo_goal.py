@@ -78,6 +78,15 @@ def test_prod_goal_change_is_confirmed_by_a_second_person(stack: Stack, official
     _, answer = run(stack, "slo fluxori-backend", user=BOB)
     assert "goal 80% over 7d" in answer
     assert "error budget left *" in answer
+    _, history = run(stack, "history fluxori-backend", user=BOB)
+    assert "Goal: `99%` → `80%`" in history
+
+
+def test_help_lists_slo_goal_as_a_change(stack: Stack) -> None:
+    """`/ops help` shows the verb, its grammar and that it is planned and confirmed."""
+    reply = stack.slack.slash_command(ALICE, OPS_CHANNEL, text="help")
+    listed = text_of(reply.json())
+    assert "`/ops slo-goal SERVICE [SLO] --goal 99.5 [--window 28d]` :lock:" in listed
 
 
 def test_a_goal_above_compliance_warns_that_the_budget_is_exhausted(stack: Stack) -> None:
