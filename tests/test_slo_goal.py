@@ -16,6 +16,7 @@ from google.cloud.monitoring_v3.services.service_monitoring_service.transports i
     ServiceMonitoringServiceGrpcTransport,
 )
 
+from bot.dev.sandbox import gcp_state
 from bot.store import State
 from gcp.clients import Clients
 from gcp.emulator.monitoring import SLO_ID
@@ -80,6 +81,16 @@ def test_prod_goal_change_is_confirmed_by_a_second_person(stack: Stack, official
     assert "error budget left *" in answer
     _, history = run(stack, "history fluxori-backend", user=BOB)
     assert "Goal: `99%` → `80%`" in history
+
+
+def test_sandbox_google_cloud_view_shows_each_services_slo(stack: Stack) -> None:
+    """The sandbox's Google Cloud panel lists the SLO with the goal Monitoring holds."""
+    card = plan(stack, "slo-goal fluxori-backend --goal 97 --window 28d")
+    click(stack, card, "action.confirm", BOB)
+    slos = {s["name"]: s["slos"] for s in gcp_state(stack.gcp)["services"]}
+    backend = "locations/africa-south1/services/fluxori-backend"
+    assert slos[f"projects/fluxori-prod/{backend}"] == [f"{SLO_ID} 97% over 28d"]
+    assert slos[f"projects/fluxori-dev/{backend}"] == [f"{SLO_ID} 99% over 1d"]
 
 
 def test_help_lists_slo_goal_as_a_change(stack: Stack) -> None:

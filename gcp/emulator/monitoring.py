@@ -129,6 +129,20 @@ class Monitoring:
             self._services.setdefault(name, entry)
         return name
 
+    def slos_of(self, project: str, service: str) -> list[Any]:
+        """Copies of the SLOs on the Monitoring services that watch a Cloud Run service."""
+        with self._lock:
+            parents = {
+                f"{name}/serviceLevelObjectives/"
+                for name, entry in self._services.items()
+                if name.startswith(f"projects/{project}/")
+                and entry.cloud_run.service_name == service  # type: ignore[attr-defined]
+            }
+            found = [
+                s for n, s in sorted(self._slos.items()) if n.rsplit("/", 1)[0] + "/" in parents
+            ]
+            return [SloPb.FromString(s.SerializeToString()) for s in found]
+
     def observe(self, at: datetime | None = None) -> None:
         """Record every service's current traffic split as in effect from `at`.
 
