@@ -16,13 +16,25 @@ from google.cloud.monitoring_v3.services.service_monitoring_service.transports i
     ServiceMonitoringServiceGrpcTransport,
 )
 
+from bot import registry
+from bot.changes import planning
 from bot.dev.sandbox import gcp_state
 from bot.store import State
 from gcp.clients import Clients
 from gcp.emulator.monitoring import SLO_ID
 from gcp.monitoring import MonitoringAdapter
 from tests.support.models import PROD_BACKEND
-from tests.support.slack import ALICE, BOB, action_id_of, click, plan, run, text_of, thread
+from tests.support.slack import (
+    ALICE,
+    BOB,
+    action_id_of,
+    click,
+    ephemeral,
+    plan,
+    run,
+    text_of,
+    thread,
+)
 from tests.support.stack import OPS_CHANNEL, Stack
 
 SLO = f"projects/fluxori-prod/services/fluxori-backend/serviceLevelObjectives/{SLO_ID}"
@@ -44,15 +56,6 @@ def update(official: Any, paths: list[str], **fields: Any) -> Any:
     slo = monitoring_v3.ServiceLevelObjective(name=fields.pop("name", SLO), **fields)
     request = {"service_level_objective": slo, "update_mask": {"paths": paths}}
     return official.update_service_level_objective(request=request)
-
-
-def told(stack: Stack, text: str, user: str = ALICE) -> str:
-    """What `user` alone is told for `/ops text` (the ack's text, else an ephemeral)."""
-    reply = stack.slack.slash_command(user, OPS_CHANNEL, text=text)
-    assert reply.status == 200
-    stack.idle()
-    answer = str(reply.json().get("text", "")) if reply.body else ""
-    return answer or text_of(stack.slack.ephemerals(user, OPS_CHANNEL)[-1])
 
 
 def test_prod_goal_change_is_confirmed_by_a_second_person(stack: Stack, official: Any) -> None:
@@ -127,7 +130,7 @@ def test_bad_goal_window_or_slo_is_refused_and_nothing_changes(
     stack: Stack, official: Any, text: str, says: str
 ) -> None:
     """Each bad request gets its reason, privately; no card is posted and the SLO stays."""
-    assert says in told(stack, f"slo-goal fluxori-backend {text}")
+    assert says in ephemeral(stack, f"slo-goal fluxori-backend {text}")
     assert stack.slack.messages(OPS_CHANNEL) == []
     assert held(official) == (0.99, timedelta(days=1))
 
@@ -141,7 +144,7 @@ def test_a_service_with_several_slos_needs_one_named(stack: Stack, official: Any
         goal=0.95,
         rolling_period=timedelta(days=7),
     )
-    refusal = told(stack, "slo-goal fluxori-backend --goal 99.5")
+    refusal = ephemeral(stack, "slo-goal fluxori-backend --goal 99.5")
     assert "has 2 SLOs: name the one to change" in refusal
     assert "`availability-7d` (" in refusal
     assert f"`{SLO_ID}` (" in refusal
@@ -210,3 +213,11 @@ def test_emulator_updates_only_the_masked_fields_and_budget_follows(
     assert before.error_budget_remaining < 0
     assert after.compliance is not None
     assert after.error_budget_remaining == pytest.approx(1 - (1 - after.compliance) / 0.5, abs=1e-6)
+
+
+def test_an_interrupted_change_reports_the_slo_as_it_is_now(stack: Stack) -> None:
+    """What the sweep says of an interrupted slo-goal: the SLO's goal and window right now."""
+    params = {"slo": "", "goal_percent": 80.0, "window_days": None}
+    ctx = planning.context(stack.bot.deps, "prod", "fluxori-backend", params)
+    now = registry.steps("slo-goal").current_state(ctx)
+    assert "goal 99% over 1d · compliance *87.8" in now
