@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from gcp import slo_rules
 from gcp.errors import GcpError
 from gcp.models import SloStatus, SloTarget
 from handlers import blocks as bk
@@ -19,7 +20,8 @@ DAY = 86400
 LISTED = 10  # SLOs named in a refusal
 NO_DRY_RUN = (
     "Cloud Monitoring has no dry run for SLOs: the values were checked against its documented"
-    " limits (goal above 0% and at most 99.99%, a window of 1 to 30 whole days)."
+    f" limits (goal above 0% and at most {slo_rules.MAX_GOAL_PERCENT:g}%, a window of"
+    f" {slo_rules.MIN_WINDOW_DAYS} to {slo_rules.MAX_WINDOW_DAYS} whole days)."
 )
 
 
