@@ -21,6 +21,7 @@ from handlers import (
     rotate,
     scale,
     slo,
+    slo_goal,
     status,
 )
 from handlers import logs as log_verbs
@@ -186,6 +187,25 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service",),
         ),
         answer=_on_platform(slo.run),
+    ),
+    RunbookAction(
+        "slo-goal",
+        Verb(
+            "slo-goal",
+            "slo-goal SERVICE [SLO] --goal 99.5 [--window 28d]",
+            "Plan a new SLO goal or rolling window: compliance, and what the error budget"
+            " becomes under it.",
+            "/ops slo-goal fluxori-backend --goal 99.5 --window 28d",
+            positionals=("service",),
+            optional_positionals=("slo",),
+            flags=("env", "goal", "window", "override"),
+        ),
+        change=slo_goal.STEPS,
+        params=lambda cmd: {
+            "slo": cmd.slo,
+            "goal_percent": cmd.goal_percent,
+            "window_days": cmd.window_days,
+        },
     ),
     RunbookAction(
         "history",

@@ -227,6 +227,16 @@ class SloStatus:
 
 
 @dataclass(frozen=True)
+class SloTarget:
+    """What an SLO promises, as Monitoring holds it: the part `slo-goal` changes."""
+
+    name: str
+    display_name: str
+    goal: float  # a fraction: 0.995 is 99.5%
+    rolling_period_seconds: int  # a calendar period's approximate length when it has one
+
+
+@dataclass(frozen=True)
 class SecretVersion:
     secret: str
     version: str

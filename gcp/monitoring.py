@@ -22,7 +22,7 @@ from google.cloud.monitoring_v3.services.service_monitoring_service.transports i
 from gcp import errors
 from gcp.clients import Clients
 from gcp.errors import translated
-from gcp.models import RequestStats, ServiceRef, SloStatus
+from gcp.models import RequestStats, ServiceRef, SloStatus, SloTarget
 
 REQUEST_COUNT = "run.googleapis.com/request_count"
 REQUEST_LATENCIES = "run.googleapis.com/request_latencies"
@@ -103,6 +103,33 @@ class MonitoringAdapter:
             return []  # no Monitoring service for it: no SLO is defined
         return [self._status(ref.project, monitoring_v3.ServiceLevelObjective.pb(s)) for s in found]
 
+    def slo_target(self, name: str) -> SloTarget:
+        """One SLO's goal and window, read by its full name."""
+        settings = self._clients.settings
+        with translated(f"Reading the SLO {name}"):
+            found = self._services().get_service_level_objective(
+                request={"name": name}, retry=settings.retry(), timeout=settings.timeout
+            )
+        return _target(monitoring_v3.ServiceLevelObjective.pb(found))
+
+    def set_slo_target(
+        self, name: str, goal: float | None = None, rolling_days: int | None = None
+    ) -> SloTarget:
+        """UpdateServiceLevelObjective with an update mask of exactly the fields given."""
+        fields: dict[str, Any] = {"name": name}
+        if goal is not None:
+            fields["goal"] = goal
+        if rolling_days is not None:
+            fields["rolling_period"] = timedelta(days=rolling_days)
+        slo = monitoring_v3.ServiceLevelObjective(**fields)
+        paths = [path for path in fields if path != "name"]
+        request = {"service_level_objective": slo, "update_mask": {"paths": paths}}
+        with translated(f"Updating the SLO {name}"):
+            updated = self._services().update_service_level_objective(
+                request=request, timeout=self._clients.settings.timeout
+            )
+        return _target(monitoring_v3.ServiceLevelObjective.pb(updated))
+
     def _monitoring_service(self, ref: ServiceRef) -> str | None:
         """The name of the Monitoring Service that watches this Cloud Run service.
 
@@ -165,6 +192,15 @@ class MonitoringAdapter:
                 request=request, retry=settings.retry(), timeout=settings.timeout
             )
             return [monitoring_v3.TimeSeries.pb(series) for series in pager]
+
+
+def _target(slo: Any) -> SloTarget:
+    return SloTarget(
+        name=slo.name,
+        display_name=slo.display_name or slo.name.rsplit("/", 1)[-1],
+        goal=slo.goal,
+        rolling_period_seconds=_period_seconds(slo),
+    )
 
 
 def _watches(service: Any, ref: ServiceRef) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from gcp import slo_rules
 from gcp.log_queries import PRESETS
 from handlers.blocks import code
 from handlers.config import OpsConfig
@@ -36,6 +37,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 MAX_SINCE = timedelta(days=30)
 MAX_LIMIT = 100
 REVISION_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PERCENT = re.compile(r"^\d{1,3}(\.\d{1,4})?%?$")
+_DAYS = re.compile(r"^(\d{1,4})d$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")  # `--since`/`--before` of history: a UTC date or time
 
 
@@ -60,6 +63,9 @@ class Command:
     env_given: bool = False
     override: str = ""
     mutating: bool = False
+    slo: str = ""  # slo-goal: the SLO's id, when the service has several
+    goal_percent: float | None = None  # slo-goal: `--goal 99.5`
+    window_days: int | None = None  # slo-goal: `--window 28d`
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -156,6 +162,8 @@ _FLAG_VALUES = {
     "user": "a mention, e.g. `--user @alice`",
     "outcome": "an outcome such as `failed` or `refused`, e.g. `--outcome failed`",
     "override": 'a reason, e.g. `--override "hotfix for the outage"`',
+    "goal": "a percentage, e.g. `--goal 99.5`",
+    "window": "whole days from 1 to 30, e.g. `--window 28d`",
 }
 
 
@@ -192,6 +200,10 @@ def _build(
     if verb.name == "rotate-secret":
         secret = secret or next(iter(config.secrets), "")
         _check_choice(secret, tuple(config.secrets), "secret")
+    goal = _goal(flags["goal"]) if "goal" in flags else None
+    window_days = _window_days(flags["window"]) if "window" in flags else None
+    if verb.name == "slo-goal" and goal is None and window_days is None:
+        raise UsageError(f"`slo-goal` needs `--goal` or `--window`. Usage: `/ops {verb.usage}`")
     return Command(
         verb=verb.name,
         env=env,
@@ -212,6 +224,9 @@ def _build(
         env_given="env" in flags,
         override=flags.get("override", "")[:300],
         mutating=verb.mutating,
+        slo=values.get("slo", ""),
+        goal_percent=goal,
+        window_days=window_days,
     )
 
 
@@ -281,6 +296,29 @@ def _canary(value: str) -> int:
             f"{code('--canary ' + value)} must be a percentage of traffic from 1 to 99, e.g. `10`."
         )
     return int(number)
+
+
+def _goal(value: str) -> float:
+    """An SLO goal as a percentage Cloud Monitoring accepts (`99.5` or `99.5%`)."""
+    flag = code("--goal " + value)
+    if not _PERCENT.match(value.strip()):
+        raise UsageError(f"{flag} is not a percentage. Use e.g. `--goal 99.5` for 99.5%.")
+    percent = float(value.strip().removesuffix("%"))
+    problem = slo_rules.goal_problem(percent)
+    if problem:
+        raise UsageError(f"{flag} cannot be set: {problem}")
+    if percent < 1:  # a fraction typed for a percentage
+        raise UsageError(f"{flag} is {percent:g}%. Did you mean `--goal {percent * 100:g}`?")
+    return percent
+
+
+def _window_days(value: str) -> int:
+    """An SLO's rolling window in whole days Cloud Monitoring accepts (`28d`)."""
+    match = _DAYS.match(value.strip().lower())
+    problem = slo_rules.window_problem(int(match.group(1)) if match else 0)
+    if problem:
+        raise UsageError(f"{code('--window ' + value)} cannot be set: {problem} E.g. `28d`.")
+    return int(value.strip().lower().removesuffix("d"))
 
 
 def _revision(value: str) -> str:

@@ -104,6 +104,8 @@ PERMISSIONS_BY_METHOD: dict[str, tuple[str, ...]] = {
     "list_time_series": ("monitoring.timeSeries.list",),
     "list_services": ("monitoring.services.list",),
     "list_service_level_objectives": ("monitoring.slos.list",),
+    "get_service_level_objective": ("monitoring.slos.get",),
+    "update_service_level_objective": ("monitoring.slos.update",),
 }
 # Methods only adapter methods that bot/ and handlers/ never call send, so nothing is granted
 # for them: Google method -> that adapter method.

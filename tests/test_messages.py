@@ -32,6 +32,7 @@ from tests.support.slack import (
     action_id_of,
     click,
     click_payload,
+    ephemeral,
     plan,
     previous_revision,
     run,
@@ -44,15 +45,6 @@ from tests.support.stack import OPS_CHANNEL, Stack, change_out_of_band, eventual
 
 VERBS = tuple(REGISTERED)
 LONG = "x" * 4907
-
-
-def ephemeral(stack: Stack, text: str, user: str = ALICE) -> str:
-    """What `user` alone is told for `/ops text`."""
-    reply = stack.slack.slash_command(user, OPS_CHANNEL, text=text)
-    assert reply.status == 200
-    stack.idle()
-    answer = str(reply.json().get("text", "")) if reply.body else ""
-    return answer or text_of(stack.slack.ephemerals(user, OPS_CHANNEL)[-1])
 
 
 def error_lines(log_lines: io.StringIO) -> list[str]:

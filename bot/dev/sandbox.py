@@ -146,6 +146,7 @@ def gcp_state(gcp: Emulator) -> dict[str, Any]:
                 "memory": service.template.containers[0].resources.limits.get("memory", ""),
                 "cpu": service.template.containers[0].resources.limits.get("cpu", ""),
                 "concurrency": service.template.max_instance_request_concurrency,
+                "slos": _slos(gcp, name),
             }
         )
     project_secrets = {
@@ -153,6 +154,16 @@ def gcp_state(gcp: Emulator) -> dict[str, Any]:
         for project in ("fluxori-dev", "fluxori-staging", "fluxori-prod")
     }
     return {"services": services, "secrets": project_secrets}
+
+
+def _slos(gcp: Emulator, service_name: str) -> list[str]:
+    """`availability-24h 99% over 1d` for each SLO of the service, as Monitoring holds it."""
+    _, project, *_, service = service_name.split("/")
+    return [
+        f"{slo.name.rsplit('/', 1)[-1]} {round(slo.goal * 100, 4):g}%"
+        f" over {slo.rolling_period.seconds // 86400}d"
+        for slo in gcp.monitoring.slos_of(project, service)
+    ]
 
 
 def free_port() -> int:

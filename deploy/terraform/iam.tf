@@ -40,14 +40,16 @@ resource "google_project_iam_custom_role" "service_operator" {
 resource "google_project_iam_custom_role" "reader" {
   project     = var.fluxori_project
   role_id     = "fluxoriOpsReader"
-  title       = "Fluxori ops bot: read operations, logs and metrics"
-  description = "Granted on the project: operations, log entries and metrics have no narrower resource."
+  title       = "Fluxori ops bot: read operations, logs and metrics; set SLO goals"
+  description = "Granted on the project: operations, log entries, metrics and SLOs have no narrower resource."
   permissions = [
     "run.operations.get",         # polling an update's long-running operation (a project resource)
     "logging.logEntries.list",    # errors and logs presets
     "monitoring.timeSeries.list", # slo, the rollback check, alert cards' figures
     "monitoring.services.list",   # slo: the Monitoring service watching a Cloud Run service
     "monitoring.slos.list",       # slo: its objectives
+    "monitoring.slos.get",        # slo-goal: the goal and window right before the update
+    "monitoring.slos.update",     # slo-goal: the runbook's SLO goal and rolling window change
   ]
 }
 

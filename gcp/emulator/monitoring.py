@@ -22,7 +22,7 @@ from google.api import metric_pb2
 from google.cloud import monitoring_v3
 from google.protobuf.message import Message
 
-from gcp.emulator import fluxori
+from gcp.emulator import fluxori, slo_update
 from gcp.emulator.core import (
     Faults,
     Handler,
@@ -129,6 +129,20 @@ class Monitoring:
             self._services.setdefault(name, entry)
         return name
 
+    def slos_of(self, project: str, service: str) -> list[Any]:
+        """Copies of the SLOs on the Monitoring services that watch a Cloud Run service."""
+        with self._lock:
+            parents = {
+                f"{name}/serviceLevelObjectives/"
+                for name, entry in self._services.items()
+                if name.startswith(f"projects/{project}/")
+                and entry.cloud_run.service_name == service  # type: ignore[attr-defined]
+            }
+            found = [
+                s for n, s in sorted(self._slos.items()) if n.rsplit("/", 1)[0] + "/" in parents
+            ]
+            return [SloPb.FromString(s.SerializeToString()) for s in found]
+
     def observe(self, at: datetime | None = None) -> None:
         """Record every service's current traffic split as in effect from `at`.
 
@@ -175,6 +189,9 @@ class Monitoring:
             ),
             "GetServiceLevelObjective": Method(
                 _pb(monitoring_v3.GetServiceLevelObjectiveRequest), self.get_slo
+            ),
+            "UpdateServiceLevelObjective": Method(
+                _pb(monitoring_v3.UpdateServiceLevelObjectiveRequest), self.update_slo
             ),
         }
         return [
@@ -237,6 +254,19 @@ class Monitoring:
         if found is None:
             raise not_found(f"service level objective {request.name} does not exist")
         return found  # type: ignore[no-any-return]
+
+    def update_slo(self, request: Any) -> Message:
+        """Compliance, budget and burn rate follow the new goal and window from now on."""
+        name = request.service_level_objective.name
+        with self._lock:
+            current = self._slos.get(name)
+            if current is None:
+                raise not_found(f"service level objective {name} does not exist")
+            updated = slo_update.merged(
+                current, request.service_level_objective, list(request.update_mask.paths)
+            )
+            self._slos[name] = updated
+        return updated  # type: ignore[no-any-return]
 
     # SLO selectors
 

@@ -71,6 +71,15 @@ def run(
     return answer, text_of(answer)
 
 
+def ephemeral(stack: Stack, text: str, user: str = ALICE) -> str:
+    """What `user` alone is told for `/ops text` (the ack's text, else an ephemeral)."""
+    reply = stack.slack.slash_command(user, OPS_CHANNEL, text=text)
+    assert reply.status == 200
+    stack.idle()
+    answer = str(reply.json().get("text", "")) if reply.body else ""
+    return answer or text_of(stack.slack.ephemerals(user, OPS_CHANNEL)[-1])
+
+
 def envelope(name: str, message_id: str = "m-1") -> dict[str, Any]:
     incident = json.loads((SAMPLES / name).read_text())
     data = base64.b64encode(json.dumps(incident).encode()).decode()

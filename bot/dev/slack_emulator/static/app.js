@@ -895,7 +895,8 @@ function serviceView(service) {
     h("h3", { text: service.short }),
     flashIfChanged(h("div", {}, h("div", { class: "row" }, h("span", { class: "label", text: "Traffic" }), traffic), bar), `${id}:split`, service.split),
     flashIfChanged(h("div", { class: "row" }, h("span", { class: "label", text: "Revisions" }), revisions), `${id}:revs`, service.revisions),
-    flashIfChanged(h("div", { class: "row scaling", "data-testid": "scaling" }, h("span", { class: "label", text: "Scaling" }), scaling), `${id}:scaling`, scaling));
+    flashIfChanged(h("div", { class: "row scaling", "data-testid": "scaling" }, h("span", { class: "label", text: "Scaling" }), scaling), `${id}:scaling`, scaling),
+    flashIfChanged(h("div", { class: "row", "data-testid": "slos" }, h("span", { class: "label", text: "SLOs" }), (service.slos || []).join(", ") || "none"), `${id}:slos`, service.slos));
 }
 
 function secretView(project, versions) {
