@@ -122,3 +122,12 @@ def test_long_output_stays_within_block_kit_limits(stack: Stack) -> None:
     run(stack, "logs fluxori-backend errors --since 30d --limit 100")
     assert stack.slack.problems == []
     assert all(call.ok for call in stack.slack.calls("chat.postMessage"))
+
+
+def test_the_word_payload_in_a_command_reaches_the_bot(stack: Stack) -> None:
+    """slack-bolt takes any form body containing "payload" for an interaction; a command that
+    names it is still answered as a command, with the words it was given."""
+    reply = stack.slack.slash_command(ALICE, OPS_CHANNEL, text="status payload")
+    assert reply.status == 200
+    assert "payload" in reply.body
+    assert "fluxori-backend" in reply.body  # the known services, as for any unknown one

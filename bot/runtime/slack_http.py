@@ -13,13 +13,14 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
 from bot.runtime import logs
-from bot.runtime.slack_shapes import interaction_problem
+from bot.runtime.slack_shapes import FORM, interaction_problem
 from bot.runtime.web import Route, plain, read_body
 from bot.store.model import utcnow
 
@@ -58,7 +59,9 @@ def slack_route(
             log.warning("slack_request_replayed")
             start_response("200 OK", [("Content-Length", "0")])
             return []
+        body = _readable_by_bolt(body, environ, verifier)
         environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
         return _bolt(bolt, environ, start_response)
 
     return handle
@@ -68,6 +71,24 @@ def _signed(verifier: SignatureVerifier, body: bytes, timestamp: str, signature:
     if not timestamp.isdigit() or not signature:
         return False
     return verifier.is_valid(body, timestamp, signature)
+
+
+def _readable_by_bolt(body: bytes, environ: WSGIEnvironment, verifier: SignatureVerifier) -> bytes:
+    """slack-bolt reads any form body containing the word "payload" as an interaction
+    (`slack_bolt.request.internals.parse_body`), so `/ops logs payload` would reach no
+    listener. Such a body, verified above, is re-encoded with the word's first letter escaped
+    (the same fields once decoded) and signed again for Bolt's own check."""
+    if not environ.get("CONTENT_TYPE", "").startswith(FORM) or b"payload" not in body:
+        return body
+    fields = parse_qsl(body.decode(), keep_blank_values=True)
+    if any(name == "payload" for name, _ in fields):
+        return body
+    escaped = urlencode(fields).replace("payload", "%70ayload")
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    environ["HTTP_X_SLACK_SIGNATURE"] = verifier.generate_signature(
+        timestamp=timestamp, body=escaped
+    )
+    return escaped.encode()
 
 
 def _bolt(
