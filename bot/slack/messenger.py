@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.runtime import logs
+from bot.slack.http import KeepAliveWebClient
 from handlers.blocks import Block, plain_fallback
 
 log = logs.get(__name__)
@@ -46,7 +47,7 @@ def retry_handlers() -> list[Any]:
 
 
 def web_client(token: str, api_url: str = "") -> WebClient:
-    client = WebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=10)
+    client = KeepAliveWebClient(token=token, base_url=api_url or WebClient.BASE_URL, timeout=10)
     client.retry_handlers.extend(retry_handlers())
     return client
 
@@ -54,7 +55,7 @@ def web_client(token: str, api_url: str = "") -> WebClient:
 def outbox_client(token: str, api_url: str = "") -> WebClient:
     """A short attempt: one quick retry of a 5xx or a lost connection, no waiting out a 429
     (the outbox keeps the message and honours Retry-After itself)."""
-    return WebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=api_url or WebClient.BASE_URL,
         timeout=OUTBOX_TIMEOUT_SECONDS,
