@@ -117,9 +117,11 @@ class _Answer:
     body: bytes
     closes: bool
 
+    def __post_init__(self) -> None:
+        self._by_lower_name = {k.lower(): v for k, v in self.headers.items()}
+
     def header(self, name: str) -> str:
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+        return self._by_lower_name.get(name.lower(), "")
 
     def result(self, url: str) -> dict[str, Any]:
         """What slack_sdk's urllib step returns for a 2xx; HTTPError for anything else."""
@@ -256,7 +258,8 @@ class _ThreadConnections:
             connection = None
         if connection is None:
             connection = mine[origin] = _Connection(origin, timeout, context)
-        connection.sock.settimeout(timeout)
+        if connection.sock.gettimeout() != timeout:
+            connection.sock.settimeout(timeout)
         return connection
 
     def drop(self, origin: Origin) -> None:
