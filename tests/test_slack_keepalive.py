@@ -132,6 +132,14 @@ def test_a_proxy_is_used_when_set(slack: SlackEmulator) -> None:
     assert texts(slack) == ["via proxy"]
 
 
+def test_a_header_with_a_line_break_is_refused(slack: SlackEmulator) -> None:
+    """A token carrying a line break (a header injection) raises before anything is sent."""
+    client = KeepAliveWebClient(token=f"{TOKEN}\r\nX-Injected: 1", base_url=slack.api_url)
+    with pytest.raises(ValueError, match="control character"):
+        post(client)
+    assert slack.connections_accepted == 0
+
+
 class _TlsSlack(ThreadingHTTPServer):
     """chat.postMessage over TLS with a self-signed certificate for 127.0.0.1."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import email.parser
 import http.client
 import io
+import re
 import select
 import socket
 import ssl
@@ -33,6 +34,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackRequestError
 
 Origin = tuple[str, str, int]  # scheme, host, port
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # never in a request target (http.client's rule too)
+_LINE_BREAK = re.compile(r"[\r\n]")  # never in a header: it would start another one
+_SET_HERE = ("host", "content-length", "connection", "accept-encoding")
 MAX_LINE = 64 * 1024  # a status or header line longer than this is not an answer from Slack
 
 
@@ -92,20 +96,18 @@ def _origin(url: str) -> tuple[Origin, str]:
 def _request_bytes(req: Request, origin: Origin, target: str) -> bytes:
     """The request as one write: head and body together (no wait on Nagle's algorithm)."""
     scheme, host, port = origin
-    default_port = 443 if scheme == "https" else 80
     body = req.data if isinstance(req.data, bytes) else b""
-    lines = [
-        f"{req.get_method()} {target} HTTP/1.1",
-        f"Host: {host}" if port == default_port else f"Host: {host}:{port}",
-        f"Content-Length: {len(body)}",
-        "Accept-Encoding: identity",
-    ]
-    lines += [
-        f"{name}: {value}"
-        for name, value in req.header_items()
-        if name.lower() not in ("host", "content-length", "connection", "accept-encoding")
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    headers = {
+        "Host": host if port == (443 if scheme == "https" else 80) else f"{host}:{port}",
+        "Content-Length": str(len(body)),
+        "Accept-Encoding": "identity",
+        **{k: v for k, v in req.header_items() if k.lower() not in _SET_HERE},
+    }
+    if _CONTROL.search(target) or any(_LINE_BREAK.search(f"{k}{v}") for k, v in headers.items()):
+        raise ValueError("a control character in the request line or a header")
+    head = f"{req.get_method()} {target} HTTP/1.1\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (head + "\r\n").encode("latin-1") + body
 
 
 @dataclass
