@@ -31,6 +31,9 @@ def build_app(deps: Deps) -> App:
     if not any(isinstance(f, _IgnoreUnusedTokenWarning) for f in BOLT_LOGGER.filters):
         BOLT_LOGGER.addFilter(_IgnoreUnusedTokenWarning())
     app = App(
+        # Without a name Bolt takes its caller's file name from inspect.stack(), which reads
+        # the source of every frame on the stack: a tenth of a second or more of a cold start.
+        name="fluxori-ops",
         client=deps.slack,
         signing_secret=deps.settings.slack_signing_secret or None,
         # Listeners only parse, queue and ack, so they can finish before the response.

@@ -109,11 +109,23 @@ def _edits(a: str, b: str) -> int:
     return previous[-1]
 
 
+_SHELL_SPECIAL = re.compile(r"""['"\\]""")
+_SHELL_SPACE = re.compile(r"[ \t\r\n]+")  # shlex's whitespace
+
+
+def _tokens(text: str) -> list[str]:
+    """shlex.split(text); without quotes or backslashes that is a split on shlex's whitespace,
+    without shlex's character-by-character reading (most commands have none)."""
+    if _SHELL_SPECIAL.search(text):
+        return shlex.split(text)
+    return [token for token in _SHELL_SPACE.split(text) if token]
+
+
 def parse(text: str, config: OpsConfig, verbs: Mapping[str, Verb]) -> Command:
     """Parse the text after `/ops` against the registered verbs; raises UsageError with a
     message meant for the user."""
     try:
-        tokens = shlex.split(text.strip())
+        tokens = _tokens(text.strip())
     except ValueError as err:
         raise UsageError(f"I could not read that command ({err}). Check your quotes.") from None
     if not tokens:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.registry import parse
-from handlers.commands import UsageError
+from handlers.commands import UsageError, _tokens
 from handlers.config import FLUXORI_DEFAULTS as CONFIG
 
 
@@ -82,3 +85,17 @@ def test_service_names_never_reach_a_filter_unchecked() -> None:
     """A service name carrying filter syntax is refused as an unknown service."""
     with pytest.raises(UsageError, match="Unknown service"):
         parse("errors 'fluxori-backend OR severity>=DEBUG'", CONFIG)
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\r\n\x0b\xa0ab-=_@<>#;&|.'\"\\"), max_size=24))
+def test_words_are_split_as_a_shell_splits_them(text: str) -> None:
+    """Every text is split into the same words as shlex.split, or refused when it cannot
+    be read; quoted words keep their spaces."""
+    try:
+        expected: list[str] | None = shlex.split(text)
+    except ValueError:
+        expected = None
+    try:
+        assert _tokens(text) == expected
+    except ValueError:
+        assert expected is None

@@ -23,8 +23,17 @@ def descendants(pid: int) -> set[int]:
     """Child processes, their children and so on (Linux /proc)."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
+        found |= {int(c) for c in _read(task / "children").split()}
     return found.union(*(descendants(child) for child in found if alive(child)))
+
+
+def _read(path: Path) -> str:
+    """A /proc file, or nothing when its thread ended since the folder was listed (the
+    emulator's connection threads come and go)."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def alive(pid: int) -> bool:

@@ -90,7 +90,12 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
         cloud_logging_fields,
     ]
     structlog.configure(
-        processors=[*shared[:-3], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped first, before the processors build it.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared[:-3],
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.runtime import logs
+from bot.slack.keepalive import KeepAliveWebClient
 from bot.slack.pacing import PacedWebClient, Pacer, Priority, priority
 from handlers.blocks import Block, plain_fallback
 
@@ -58,7 +59,7 @@ def web_client(token: str, api_url: str = "", pacer: Pacer | None = None) -> Web
 def outbox_client(token: str, api_url: str = "") -> WebClient:
     """A short attempt: one quick retry of a 5xx or a lost connection, no waiting out a 429
     (the outbox keeps the message and honours Retry-After itself)."""
-    return WebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=api_url or WebClient.BASE_URL,
         timeout=OUTBOX_TIMEOUT_SECONDS,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from slack_sdk import WebClient
+from bot.slack.keepalive import KeepAliveWebClient
 
 POST_METHOD = "chat.postMessage"
 POSTS_PER_SECOND = 1.0  # per channel
@@ -150,8 +150,8 @@ class Pacer:
         return max(2.0, rate * TIER_BURST_SECONDS), rate
 
 
-class PacedWebClient(WebClient):
-    """A WebClient whose every call waits for its budget (see Pacer)."""
+class PacedWebClient(KeepAliveWebClient):
+    """A keep-alive WebClient whose every call waits for its budget (see Pacer)."""
 
     def __init__(self, *args: Any, pacer: Pacer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -16,7 +16,7 @@ from bot.dev.slack_emulator.driver import BotResponse, Driver
 from bot.dev.slack_emulator.faults import Fault, Faults
 from bot.dev.slack_emulator.rate_limits import RateLimits
 from bot.dev.slack_emulator.seed import Seed
-from bot.dev.slack_emulator.server import HttpServer, Router
+from bot.dev.slack_emulator.server import IDLE_SECONDS, HttpServer, Router
 from bot.dev.slack_emulator.signing import Signing
 from bot.dev.slack_emulator.socket_mode import SocketModeServer, SocketModeTransport
 from bot.dev.slack_emulator.state import ApiCall, Workspace
@@ -41,11 +41,12 @@ class SlackEmulator:
         static_dir: Path = routes.STATIC,
         app_token: str = "",
         rate_limits: bool = False,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         """`clock` times trigger ids (3 s), response URLs (30 min) and, with `rate_limits`,
         Slack's rate limits; tests may pass an `ids.ManualClock` to move it without waiting.
         `app_token` (xapp-...) lets an app open Socket Mode connections with
-        apps.connections.open."""
+        apps.connections.open. A connection idle for `idle_seconds` is closed by the server."""
         self.workspace = Workspace(seed or Seed(), clock)
         self.faults = Faults()
         self._public_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
@@ -57,7 +58,7 @@ class SlackEmulator:
         )
         self.router = Router()
         routes.install(self.router, self.workspace, self.webapi, self.faults, static_dir)
-        self._server = HttpServer(self.router, host, port)
+        self._server = HttpServer(self.router, host, port, idle_seconds)
         self.driver = Driver(self.workspace, bot_url, signing_secret, lambda: self.url)
 
     # -- running
@@ -73,6 +74,15 @@ class SlackEmulator:
     @property
     def port(self) -> int:
         return self._server.port
+
+    @property
+    def connections_accepted(self) -> int:
+        """HTTP connections accepted since the start (a keep-alive client opens few)."""
+        return self._server.connections_accepted
+
+    @property
+    def connections_open(self) -> int:
+        return self._server.connections_open
 
     @property
     def url(self) -> str:

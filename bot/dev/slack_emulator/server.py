@@ -1,9 +1,17 @@
 """The emulator's HTTP server: a threading http.server whose requests go through a small
-router of exact paths and path prefixes. Static files for a page are served from a folder."""
+router of exact paths and path prefixes. Static files for a page are served from a folder.
+
+HTTP/1.1 with persistent connections, as slack.com serves the Web API (RFC 9112 section 9.3:
+a connection stays open unless either side says `Connection: close`); a connection idle for
+`idle_seconds` is closed by the server, as servers do (RFC 9112 section 9.5), and a client
+must then open another. The server counts the connections it accepted and holds open.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -16,6 +24,7 @@ from bot.dev.slack_emulator.wire import Request, Response, json_response
 
 Handler = Callable[[Request], Response]
 SHUTDOWN_POLL = 0.02  # seconds; stop() waits up to this long for the serving loop
+IDLE_SECONDS = 60.0  # an open connection with no request for this long is closed
 
 
 class Router:
@@ -65,9 +74,32 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], router: Router) -> None:
+    def __init__(self, address: tuple[str, int], router: Router, idle_seconds: float) -> None:
         super().__init__(address, _RequestHandler)
         self.router = router
+        self.idle_seconds = idle_seconds
+        self.accepted = 0
+        self.open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self.accepted += 1
+            self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self.open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection: a stopped server answers nothing, even on those."""
+        with self._lock:
+            connections = list(self.open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -77,6 +109,15 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"
+    # The head and the body go out in two writes; with Nagle's algorithm the body would wait
+    # for the client's delayed ACK of the head (about 40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        # A read waiting longer than this ends the connection (handle_one_request's timeout).
+        self.connection.settimeout(self.server.idle_seconds)
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -116,8 +157,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class HttpServer:
-    def __init__(self, router: Router, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._httpd = _Server((host, port), router)
+    def __init__(
+        self,
+        router: Router,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        self._httpd = _Server((host, port), router, idle_seconds)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": SHUTDOWN_POLL},
@@ -129,9 +176,18 @@ class HttpServer:
     def port(self) -> int:
         return int(self._httpd.server_address[1])
 
+    @property
+    def connections_accepted(self) -> int:
+        return self._httpd.accepted
+
+    @property
+    def connections_open(self) -> int:
+        return len(self._httpd.open)
+
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()

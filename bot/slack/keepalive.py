@@ -1,0 +1,270 @@
+"""A Slack Web API client that keeps its connections open.
+
+slack_sdk's WebClient sends each call through `urllib.request.urlopen`, which opens a new
+connection (and, over https, a new TLS session) per call, closes it after the answer, and
+parses the answer's headers with the `email` package: profiled in the bot's jobs, that was
+most of the CPU of a `chat.postMessage`. `KeepAliveWebClient` replaces only that last step,
+`_perform_urllib_http_request_internal` (slack_sdk 3.x has no public transport hook): one
+connection per thread and host, reused while the server keeps it open, speaking the small
+part of HTTP/1.1 the Web API needs (RFC 9112: a POST with a length, an answer with a length,
+chunked, or until close). Everything above it is slack_sdk's own: the request it built, its
+retry handlers, `SlackResponse`, and `SlackApiError` for a non-2xx answer, which it gets as
+urllib's `HTTPError` with the status, headers (Retry-After on a 429) and body, as urlopen
+raises it. Through a proxy (`proxy=` or the HTTPS_PROXY family of variables, which slack_sdk
+reads) the call goes through slack_sdk's urllib path unchanged.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import http.client
+import io
+import re
+import select
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import Request
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackRequestError
+
+Origin = tuple[str, str, int]  # scheme, host, port
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # never in a request target (http.client's rule too)
+_LINE_BREAK = re.compile(r"[\r\n]")  # never in a header: it would start another one
+_SET_HERE = ("host", "content-length", "connection", "accept-encoding")
+MAX_LINE = 64 * 1024  # a status or header line longer than this is not an answer from Slack
+
+
+class KeepAliveWebClient(WebClient):
+    """slack_sdk's WebClient whose HTTP calls reuse one connection per thread and host."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections = _ThreadConnections()
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy:
+            return dict(super()._perform_urllib_http_request_internal(url, req))
+        origin, target = _origin(url)
+        try:
+            answer = self._send(origin, _request_bytes(req, origin, target)).receive()
+        except BaseException:
+            self._connections.drop(origin)  # half-read or timed out: never reused
+            raise
+        if answer.closes:
+            self._connections.drop(origin)
+        return answer.result(url)
+
+    def _send(self, origin: Origin, request: bytes) -> _Connection:
+        """Send on this thread's connection. Failing to send on one that carried a call before
+        means the server closed it meanwhile without reading this request, so it is sent
+        once more on a new one (RFC 9112 section 9.3.1: the request was never applied).
+        Errors connecting or sending are URLError, as urlopen raises them (slack_sdk's
+        ConnectionErrorRetryHandler retries those)."""
+        reused = False
+        try:
+            connection = self._connections.take(origin, self.timeout, self.ssl)
+            reused = connection.calls > 0
+            connection.send(request)
+            return connection
+        except OSError as err:
+            self._connections.drop(origin)
+            if not reused:
+                raise URLError(err) from err
+        try:
+            connection = self._connections.take(origin, self.timeout, self.ssl)
+            connection.send(request)
+            return connection
+        except OSError as err:
+            raise URLError(err) from err
+
+
+def _origin(url: str) -> tuple[Origin, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SlackRequestError(f"Invalid URL detected: {url}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return (parts.scheme, parts.hostname, port), target
+
+
+def _request_bytes(req: Request, origin: Origin, target: str) -> bytes:
+    """The request as one write: head and body together (no wait on Nagle's algorithm)."""
+    scheme, host, port = origin
+    body = req.data if isinstance(req.data, bytes) else b""
+    headers = {
+        "Host": host if port == (443 if scheme == "https" else 80) else f"{host}:{port}",
+        "Content-Length": str(len(body)),
+        "Accept-Encoding": "identity",
+        **{k: v for k, v in req.header_items() if k.lower() not in _SET_HERE},
+    }
+    if _CONTROL.search(target) or any(_LINE_BREAK.search(f"{k}{v}") for k, v in headers.items()):
+        raise ValueError("a control character in the request line or a header")
+    head = f"{req.get_method()} {target} HTTP/1.1\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (head + "\r\n").encode("latin-1") + body
+
+
+@dataclass
+class _Answer:
+    status: int
+    reason: str
+    head: list[bytes]  # the header lines as received
+    headers: dict[str, str]  # by name as sent; the last of repeated names
+    body: bytes
+    closes: bool
+
+    def __post_init__(self) -> None:
+        self._by_lower_name = {k.lower(): v for k, v in self.headers.items()}
+
+    def header(self, name: str) -> str:
+        return self._by_lower_name.get(name.lower(), "")
+
+    def result(self, url: str) -> dict[str, Any]:
+        """What slack_sdk's urllib step returns for a 2xx; HTTPError for anything else."""
+        if not 200 <= self.status < 300:
+            raw = b"".join(self.head).decode("iso-8859-1")
+            message = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(raw)
+            raise HTTPError(url, self.status, self.reason, message, io.BytesIO(self.body))
+        kind, _, params = self.header("Content-Type").partition(";")
+        if kind.strip().lower() == "application/gzip":  # admin.analytics.getFile
+            return {"status": self.status, "headers": self.headers, "body": self.body}
+        return {"status": self.status, "headers": self.headers, "body": self._text(params)}
+
+    def _text(self, params: str) -> str:
+        charset = "utf-8"
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip('"')
+        return self.body.decode(charset)
+
+
+class _Connection:
+    """One open connection: requests out, answers in (RFC 9112 sections 4 to 7)."""
+
+    def __init__(self, origin: Origin, timeout: float, context: ssl.SSLContext | None) -> None:
+        scheme, host, port = origin
+        sock = socket.create_connection((host, port), timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "https":
+            # The default context verifies the certificate and the host name, as urlopen's.
+            verified = context or ssl.create_default_context()
+            sock = verified.wrap_socket(sock, server_hostname=host)
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+        self.calls = 0
+
+    def closed_by_server(self) -> bool:
+        """Between answers a server sends nothing: anything readable on an idle connection is
+        its end (or garbage), so the connection is not used again."""
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
+
+    def send(self, request: bytes) -> None:
+        self.sock.sendall(request)
+        self.calls += 1
+
+    def receive(self) -> _Answer:
+        status, reason, version = self._status_line()
+        while 100 <= status < 200:  # 100 Continue and the like come before the answer
+            self._head()
+            status, reason, version = self._status_line()
+        head = self._head()
+        headers = _parse_head(head)
+        answer = _Answer(status, reason, head, headers, b"", closes=version == "HTTP/1.0")
+        connection = answer.header("Connection").lower()
+        answer.closes = "close" in connection or (answer.closes and "keep-alive" not in connection)
+        if status in (204, 304):
+            return answer
+        if "chunked" in answer.header("Transfer-Encoding").lower():
+            answer.body = self._chunked()
+        elif answer.header("Content-Length").strip().isdigit():
+            answer.body = self._exactly(int(answer.header("Content-Length")))
+        else:  # the body ends when the server closes the connection
+            answer.body, answer.closes = self.reader.read(), True
+        return answer
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+    def _line(self) -> bytes:
+        line = self.reader.readline(MAX_LINE + 1)
+        if not line:
+            raise http.client.RemoteDisconnected("the server closed the connection")
+        if len(line) > MAX_LINE:
+            raise http.client.LineTooLong("answer line")
+        return line
+
+    def _status_line(self) -> tuple[int, str, str]:
+        text = self._line().decode("iso-8859-1")
+        version, _, rest = text.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or not code.isdigit():
+            raise http.client.BadStatusLine(text)
+        return int(code), reason.strip(), version
+
+    def _head(self) -> list[bytes]:
+        lines = []
+        while (line := self._line()) not in (b"\r\n", b"\n"):
+            lines.append(line)
+        return lines
+
+    def _exactly(self, size: int) -> bytes:
+        data = self.reader.read(size)
+        if len(data) < size:
+            raise http.client.IncompleteRead(data, size - len(data))
+        return data
+
+    def _chunked(self) -> bytes:
+        chunks = []
+        while size := int(self._line().split(b";")[0].strip() or b"0", 16):
+            chunks.append(self._exactly(size))
+            self._line()  # the CRLF after the chunk
+        self._head()  # trailer fields, then the final CRLF
+        return b"".join(chunks)
+
+
+def _parse_head(lines: list[bytes]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+class _ThreadConnections:
+    """Each thread's open connections, by origin."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _mine(self) -> dict[Origin, _Connection]:
+        if not hasattr(self._local, "connections"):
+            self._local.connections = {}
+        mine: dict[Origin, _Connection] = self._local.connections
+        return mine
+
+    def take(self, origin: Origin, timeout: float, context: ssl.SSLContext | None) -> _Connection:
+        """This thread's open connection to `origin`, or a new one."""
+        mine = self._mine()
+        connection = mine.get(origin)
+        if connection is not None and connection.closed_by_server():
+            self.drop(origin)
+            connection = None
+        if connection is None:
+            connection = mine[origin] = _Connection(origin, timeout, context)
+        if connection.sock.gettimeout() != timeout:
+            connection.sock.settimeout(timeout)
+        return connection
+
+    def drop(self, origin: Origin) -> None:
+        connection = self._mine().pop(origin, None)
+        if connection is not None:
+            connection.close()
