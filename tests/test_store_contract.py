@@ -249,6 +249,23 @@ def test_records_round_trip(store: ActionStore) -> None:
     assert store.get_record("alert", "missing") is None
 
 
+def test_concurrent_record_changes_are_never_lost(store: ActionStore) -> None:
+    """Twenty concurrent appends to one record (compare-and-set) all land; a change that
+    returns None leaves the record as it is."""
+
+    def append(i: int) -> None:
+        store.change_record(
+            "alert_group", "g/1", lambda data: {"ids": [*(data or {}).get("ids", []), i]}
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append, range(20)))
+    stored = store.get_record("alert_group", "g/1")
+    assert stored is not None
+    assert sorted(stored["ids"]) == list(range(20))
+    assert store.change_record("alert_group", "g/1", lambda data: None) == stored
+
+
 @pytest.mark.emulators
 def test_firestore_alert_records_carry_their_expiry(request: pytest.FixtureRequest) -> None:
     """Firestore deletes an alert record 90 days after it is written (TTL on expire_at); the
