@@ -322,6 +322,18 @@ def test_outbox_update_replaces_pending_content(store: ActionStore) -> None:
     assert (pending.text, pending.revision) == ("done", 1)
 
 
+def test_outbox_update_keeps_the_retry_time_slack_set(store: ActionStore) -> None:
+    """An update added while an earlier one waits out a 429 replaces its content and waits
+    as long, instead of being sent at once into another 429."""
+    store.outbox_add(an_update("approved"))
+    sent = store.outbox_claim(an_update("").key, "L1", NOW, timedelta(seconds=30))
+    assert sent is not None
+    store.outbox_retry(sent, NOW + timedelta(seconds=5), "ratelimited")
+    store.outbox_add(an_update("done", at=1))
+    (pending,) = store.outbox_pending()
+    assert (pending.text, pending.due_at) == ("done", NOW + timedelta(seconds=5))
+
+
 def test_outbox_claim_is_exclusive_until_the_lease_ends(store: ActionStore) -> None:
     """Of many concurrent senders one gets the lease; another may take it once it expired."""
     store.outbox_add(entry("post:a"))

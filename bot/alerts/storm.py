@@ -123,13 +123,13 @@ def answer_list(click: Click, deps: Deps) -> None:
     """List all incidents: one page, ephemerally, to a reader of the group's environment."""
     group_id, _, number = click.value.removeprefix("group:").rpartition(":")
     group = deps.store.get_record(GROUP, group_id)
-    if group is None or not number.isdigit():
-        deps.messenger.respond_text(click.response_url, "That alert group is not on record.")
-        return
-    reason = deps.policy.may_read(click.user, group["env"], click.channel).reason
-    if reason or click.channel != group["channel"]:
-        refusal = reason or "That list belongs to another channel."
-        deps.messenger.respond_text(click.response_url, f":no_entry: {refusal}")
+    reason = "That alert group is not on record." if group is None or not number.isdigit() else ""
+    if group and not reason:
+        reason = deps.policy.may_read(click.user, group["env"], click.channel).reason
+        reason = reason or ("" if click.channel == group["channel"] else "Not this channel's.")
+    if group is None or reason:
+        tell = deps.messenger.tell
+        tell(click.user, click.channel, f":no_entry: {reason}", response_url=click.response_url)
         return
     start = int(number) * alert_groups.PAGE
     ids = list(reversed(group["members"]))[start : start + alert_groups.PAGE]

@@ -116,11 +116,22 @@ def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Setting
     )
 
 
-def start_stack(gcp: Emulator, tmp_path: Path, google: LocalGoogleCerts, **settings: Any) -> Stack:
+def start_stack(
+    gcp: Emulator,
+    tmp_path: Path,
+    google: LocalGoogleCerts,
+    *,
+    rate_limits: bool = False,
+    **settings: Any,
+) -> Stack:
+    """`rate_limits`: the Slack emulator answers 429 as Slack's documented limits say."""
     app = Swappable()
     server = BackgroundServer(app).start()
     slack = SlackEmulator(
-        bot_url=f"{server.url}/slack/events", signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN
+        bot_url=f"{server.url}/slack/events",
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        rate_limits=rate_limits,
     )
     slack.start()
     base = replace(bot_settings(slack, gcp, tmp_path), google_certs_url=google.url)
