@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from bot import config as config_loader
 from bot.dev.local_google import LocalGoogleCerts
+from bot.errors import ConfigError
 from gcp.emulator import Emulator
 from tests.support.slack import ALICE, SAMPLES, click_payload, push, send_interaction, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
@@ -163,12 +165,14 @@ def test_a_redelivery_or_late_duplicate_changes_nothing(stack: Stack) -> None:
     for n in range(5):
         deliver(stack, body(ERRORS, n))
     deliver(stack, body(ERRORS, 4, "closed"))
+    stack.idle()
     before = group_card(stack, ERRORS)
     updates = len(stack.slack.calls("chat.update"))
     for doc in (body(ERRORS, 4), body(ERRORS, 4, "closed"), body(ERRORS, 3)):
         assert deliver(stack, doc) == [200]
         doc["message"]["messageId"] += "-again"
         assert deliver(stack, doc) == [200]
+    stack.idle()
     assert len(roots(stack)) == 4
     assert group_card(stack, ERRORS) == before
     assert len(stack.slack.calls("chat.update")) == updates
@@ -181,6 +185,7 @@ def test_closing_every_incident_says_so_on_the_group_card(stack: Stack) -> None:
         deliver(stack, body(ERRORS, n))
     for n in range(3, 6):
         deliver(stack, body(ERRORS, n, "closed"))
+    stack.idle()
     text = text_of(group_card(stack, ERRORS))
     assert "All 3 incidents closed." in text
     assert "alert.rollback" not in text
@@ -222,6 +227,7 @@ def test_group_buttons_act_for_the_policy_and_the_list_is_for_readers(stack: Sta
     doc["incident"]["policy_user_labels"]["service"] = "fluxori-frontend"
     mixed["message"]["data"] = base64.b64encode(json.dumps(doc).encode()).decode()
     deliver(stack, mixed)
+    stack.idle()
     text = text_of(group_card(stack, ERRORS))
     assert "alert.rollback" not in text
     assert "fluxori-backend · fluxori-frontend · prod" in text
@@ -239,3 +245,65 @@ def test_a_bad_list_click_gets_a_clear_answer(stack: Stack) -> None:
         stack.idle()
         told = text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
         assert "That alert group is not on record." in told
+
+
+def test_a_quiet_window_ends_the_group(stack: Stack) -> None:
+    """No incident of the policy for a whole window: the next ones get their own cards again
+    until the threshold starts a new group."""
+    for n in range(4):
+        deliver(stack, body(ERRORS, n))
+    stack.advance(stack.bot.deps.config.storm_window_seconds + 1)
+    for n in range(4, 8):
+        deliver(stack, body(ERRORS, n))
+    storms = [m for m in roots(stack) if "Alert storm" in text_of(m)]
+    assert len(roots(stack)) == 8
+    assert [ids_in(text_of(m)) for m in storms] == [
+        {incident_id_of(ERRORS, 3)},
+        {incident_id_of(ERRORS, 7)},
+    ]
+
+
+def test_the_threshold_and_window_are_configured_in_bot_config(tmp_path: Path) -> None:
+    """[alert_storm] sets both; a wrong value or key is named (the defaults: 4, 10 minutes)."""
+    path = tmp_path / "bot.toml"
+    base = '[environments.prod]\nproject = "acme-prod"\nregion = "europe-west4"\n'
+    path.write_text(base + "[alert_storm]\nthreshold = 6\nwindow_minutes = 3\n")
+    config = config_loader.load(str(path))
+    assert (config.storm_threshold, config.storm_window_seconds) == (6, 180)
+    path.write_text(base)
+    assert (config_loader.load(str(path)).storm_threshold, config.storm_window_seconds) == (4, 180)
+    path.write_text(base + '[alert_storm]\nthreshold = 1\nwindow_minutes = "5"\nsize = 2\n')
+    with pytest.raises(ConfigError) as info:
+        config_loader.load(str(path))
+    assert info.value.problems == [
+        f"{path}: unknown key `alert_storm.size`.",
+        f"{path}: alert_storm.threshold must be a whole number, 2 or more.",
+        f"{path}: alert_storm.window_minutes must be a whole number, 1 or more.",
+    ]
+
+
+@pytest.mark.emulators
+def test_concurrent_pushes_make_one_group_card_on_firestore(
+    emulator: Emulator,
+    tmp_path: Path,
+    google: LocalGoogleCerts,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """With BOT_STORE=firestore (Google's emulator) and threshold 2: one card, then six
+    incidents pushed three at a time make one group card holding them all."""
+    from tests.support.emulators import unique_project
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", request.getfixturevalue("firestore_emulator"))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", unique_project())
+    stack = start_stack(emulator, tmp_path, google, store="firestore")
+    stack.bot.deps.config = replace(stack.bot.deps.config, storm_threshold=2)
+    try:
+        assert stack.bot.deps.store.get_record("alert", "none") is None  # the client loaded
+        deliver(stack, body(ERRORS, 0))
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda n: deliver(stack, body(ERRORS, n)), range(1, 7)))
+        assert len(roots(stack)) == 2
+        settled(stack, lambda: "6 incidents*: *6 open*" in text_of(group_card(stack, ERRORS)))
+    finally:
+        stack.stop()

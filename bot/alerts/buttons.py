@@ -47,6 +47,7 @@ def register(app: App, deps: Deps) -> None:
     deps.runners[JOB_KIND] = job_inputs.runner(
         deps.store, lambda data: on_click(Click(**data), deps)
     )
+    storm.register(deps)
 
 
 def on_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:

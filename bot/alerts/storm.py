@@ -22,7 +22,8 @@ from typing import Any
 
 from bot.alerts.incident_records import RECORD, load
 from bot.deps import Deps
-from bot.runtime import logs
+from bot.runtime import job_inputs, logs
+from bot.runtime.jobs import QueueFull
 from bot.slack.clicks import Click
 from handlers import alert_groups
 from handlers.alert_groups import Group
@@ -32,7 +33,8 @@ log = logs.get(__name__)
 
 POLICY = "alert_policy"
 GROUP = "alert_group"
-POSTER_LEASE_SECONDS = 30.0  # longer than a post with its retries takes
+JOB_KIND = "alert_group_card"
+LEASE_SECONDS = 30.0  # to post or render the card: longer than a post with its retries takes
 
 
 def group_for(incident: Incident, deps: Deps) -> str:
@@ -71,42 +73,42 @@ def join(group_id: str, incident: Incident, deps: Deps) -> None:
     """Add the incident (already recorded with its group) to the card; the first pusher to
     find no card posts it. Raises when Slack refused the post (the caller answers 503)."""
     now = deps.now().timestamp()
-    role = {"poster": False}
+    role = {"poster": False, "changed": False}
 
     def add(data: dict[str, Any] | None) -> dict[str, Any] | None:
         group = dict(data or {})
         role["poster"] = not group["ts"] and group["poster_until"] <= now
-        member = incident.incident_id in group["members"]
-        if member and not role["poster"]:
-            return None
-        if not member:
+        role["changed"] = incident.incident_id not in group["members"]
+        if role["changed"]:
             group["members"] = [*group["members"], incident.incident_id]
             group["services"] = sorted({*group["services"], incident.service})
             group["version"] += 1
         if role["poster"]:
-            group["poster_until"] = now + POSTER_LEASE_SECONDS
-        return group
+            group["poster_until"] = now + LEASE_SECONDS
+        return group if role["changed"] or role["poster"] else None
 
     group = _change(group_id, add, deps)
     if role["poster"]:
-        group = _post(group_id, group, deps)
-    _refresh(group_id, group, rendered=group["version"] if role["poster"] else -1, deps=deps)
+        _refresh(group_id, _post(group_id, group, deps), deps)
+    elif role["changed"]:
+        _refresh(group_id, -1, deps)
 
 
 def close(group_id: str, incident: Incident, deps: Deps) -> None:
     """A member closed: its line and the count change on the card, in place."""
+    changed = {"closed": False}
 
     def mark(data: dict[str, Any] | None) -> dict[str, Any] | None:
         group = dict(data or {})
-        if not group or incident.incident_id in group["closed"]:
+        changed["closed"] = bool(group) and incident.incident_id not in group["closed"]
+        if not changed["closed"]:
             return None
-        group["closed"] = [*group["closed"], incident.incident_id]
-        group["version"] += 1
-        return group
+        closed = [*group["closed"], incident.incident_id]
+        return {**group, "closed": closed, "version": group["version"] + 1}
 
-    group = _change(group_id, mark, deps)
-    if group:
-        _refresh(group_id, group, rendered=-1, deps=deps)
+    _change(group_id, mark, deps)
+    if changed["closed"]:
+        _refresh(group_id, -1, deps)
 
 
 def target(group_id: str, deps: Deps) -> tuple[dict[str, Any], Incident] | None:
@@ -157,7 +159,8 @@ def _create(group_id: str, incident: Incident, earlier: int, deps: Deps) -> None
         deps.store.change_record(GROUP, group_id, lambda data: None if data else fresh)
 
 
-def _post(group_id: str, group: dict[str, Any], deps: Deps) -> dict[str, Any]:
+def _post(group_id: str, group: dict[str, Any], deps: Deps) -> int:
+    """Post the card as of `group`; returns the version it shows."""
     view = _view(group_id, group, deps)
     try:
         card, text = alert_groups.card(view), alert_groups.fallback(view)
@@ -166,17 +169,53 @@ def _post(group_id: str, group: dict[str, Any], deps: Deps) -> dict[str, Any]:
         _change(group_id, lambda data: {**(data or group), "poster_until": 0.0}, deps)
         raise
     log.info("alert_group_posted", group=group_id, incidents=len(group["members"]))
-    return _change(group_id, lambda data: {**(data or group), "ts": ts, "poster_until": 0.0}, deps)
+    _change(group_id, lambda data: {**(data or group), "ts": ts, "poster_until": 0.0}, deps)
+    return int(group["version"])
 
 
-def _refresh(group_id: str, group: dict[str, Any], rendered: int, deps: Deps) -> None:
-    """Update the card until it shows the stored version (nothing before it is posted)."""
-    while group["ts"] and group["version"] != rendered:
-        rendered = group["version"]
-        view = _view(group_id, group, deps)
-        card, text = alert_groups.card(view), alert_groups.fallback(view)
-        deps.outbox.update(group["channel"], group["ts"], card, text)
-        group = deps.store.get_record(GROUP, group_id) or group
+def register(deps: Deps) -> None:
+    deps.runners[JOB_KIND] = job_inputs.runner(
+        deps.store, lambda data: _render(str(data["group"]), int(data["shown"]), deps)
+    )
+
+
+def _refresh(group_id: str, shown: int, deps: Deps) -> None:
+    """One renderer at a time (`renderer_until`): who takes the lease renders in a job, so the
+    pushes of a storm are answered at once; the others' changes are left to it."""
+
+    won = {"lease": False}
+
+    def claim(data: dict[str, Any] | None) -> dict[str, Any] | None:
+        group, now = dict(data or {}), deps.now().timestamp()
+        won["lease"] = bool(group.get("ts")) and group.get("renderer_until", 0.0) <= now
+        return {**group, "renderer_until": now + LEASE_SECONDS} if won["lease"] else None
+
+    _change(group_id, claim, deps)
+    if won["lease"]:  # else its holder renders this change too: it releases once shown
+        try:
+            job_inputs.submit(JOB_KIND, {"group": group_id, "shown": shown}, deps.store, deps.queue)
+        except QueueFull:
+            _render(group_id, shown, deps)
+
+
+def _render(group_id: str, shown: int, deps: Deps) -> None:
+    """Update the card until the stored version is the one shown, then release the lease: a
+    change made meanwhile by another pusher is never lost."""
+    held = {"lease": True}
+
+    def release(data: dict[str, Any] | None) -> dict[str, Any]:
+        group, now = dict(data or {}), deps.now().timestamp()
+        held["lease"] = group["version"] != shown
+        return {**group, "renderer_until": now + LEASE_SECONDS if held["lease"] else 0.0}
+
+    group = deps.store.get_record(GROUP, group_id) or {}
+    while held["lease"] and group:
+        if group["version"] != shown:
+            shown = group["version"]
+            view = _view(group_id, group, deps)
+            card, text = alert_groups.card(view), alert_groups.fallback(view)
+            deps.outbox.update(group["channel"], group["ts"], card, text)
+        group = _change(group_id, release, deps)
 
 
 def _view(group_id: str, group: dict[str, Any], deps: Deps) -> Group:
