@@ -128,7 +128,8 @@ def answer_list(click: Click, deps: Deps) -> None:
     reason = "That alert group is not on record." if group is None or not number.isdigit() else ""
     if group and not reason:
         reason = deps.policy.may_read(click.user, group["env"], click.channel).reason
-        reason = reason or ("" if click.channel == group["channel"] else "Not this channel's.")
+        elsewhere = click.channel != group["channel"]
+        reason = reason or ("That list is another channel's." if elsewhere else "")
     if group is None or reason:
         tell = deps.messenger.tell
         tell(click.user, click.channel, f":no_entry: {reason}", response_url=click.response_url)
