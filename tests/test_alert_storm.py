@@ -307,3 +307,26 @@ def test_concurrent_pushes_make_one_group_card_on_firestore(
         settled(stack, lambda: "6 incidents*: *6 open*" in text_of(group_card(stack, ERRORS)))
     finally:
         stack.stop()
+
+
+def test_roll_back_from_the_group_card_plans_in_its_thread_and_hears_the_close(
+    stack: Stack,
+) -> None:
+    """Roll back on the group card plans for the policy's service in the card's thread; when
+    that incident closes, the waiting plan says so and the card counts it, with no new post."""
+    for n in range(5):
+        deliver(stack, body(ERRORS, n))
+    stack.idle()
+    card = group_card(stack, ERRORS)
+    stack.slack.click(ALICE, OPS_CHANNEL, card["ts"], "alert.rollback")
+    stack.idle()
+    [plan] = stack.slack.replies(OPS_CHANNEL, card["ts"])
+    assert "Plan: Roll back fluxori-backend" in text_of(plan)
+    deliver(stack, body(ERRORS, 4, "closed"))
+    stack.idle()
+    marked = stack.slack.message(OPS_CHANNEL, plan["ts"])
+    assert marked is not None
+    assert "Incident resolved at" in text_of(marked)
+    assert "2 incidents*: *1 open*, 1 closed" in text_of(group_card(stack, ERRORS))
+    assert len(roots(stack)) == 4
+    assert len(stack.slack.replies(OPS_CHANNEL, card["ts"])) == 1
