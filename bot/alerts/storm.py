@@ -206,7 +206,7 @@ def _render(group_id: str, shown: int, deps: Deps) -> None:
 
     def release(data: dict[str, Any] | None) -> dict[str, Any]:
         group, now = dict(data or {}), deps.now().timestamp()
-        held["lease"] = group["version"] != shown
+        held["lease"] = group.get("version", shown) != shown
         return {**group, "renderer_until": now + LEASE_SECONDS if held["lease"] else 0.0}
 
     group = deps.store.get_record(GROUP, group_id) or {}
