@@ -12,6 +12,10 @@ Example:
 
     [secrets.jwt-secret]
     consumers = ["fluxori-backend"]
+
+    [alert_storm]                 # the 4th incident of one policy within 10 minutes groups
+    threshold = 4
+    window_minutes = 10
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ _TOP_KEYS = {
     "action_ttl_minutes",
     "rollback_watch_minutes",
     "policy",
+    "alert_storm",
 }
 
 
@@ -123,6 +128,7 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
     policy = parse_policy(raw.get("policy"), tuple(envs), problems, source)
     ttl = _positive_int(raw, "action_ttl_minutes", 15, problems, source)
     watch = _positive_int(raw, "rollback_watch_minutes", 5, problems, source)
+    storm = _alert_storm(raw.get("alert_storm", {}), problems, source)
     if problems:
         raise ConfigError(problems)
     return OpsConfig(
@@ -133,6 +139,8 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
         channel=channel,
         action_ttl_minutes=ttl,
         rollback_watch_seconds=watch * 60,
+        storm_threshold=storm.get("threshold", FLUXORI_DEFAULTS.storm_threshold),
+        storm_window_seconds=storm.get("window_minutes", 10) * 60,
         extra={"policy": policy},
     )
 
@@ -196,3 +204,23 @@ def _positive_int(
         problems.append(f"{source}: {key} must be a positive whole number of minutes.")
         return default
     return value
+
+
+def _alert_storm(raw: Any, problems: list[str], source: str) -> dict[str, int]:
+    """[alert_storm]: threshold (incidents, at least 2) and window_minutes; those given."""
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: [alert_storm] must be a table (threshold, window_minutes).")
+        return {}
+    problems += [
+        f"{source}: unknown key `alert_storm.{k}`."
+        for k in raw
+        if k not in ("threshold", "window_minutes")
+    ]
+    found = {}
+    for key, least in (("threshold", 2), ("window_minutes", 1)):
+        value = raw.get(key, least)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            problems.append(f"{source}: alert_storm.{key} must be a whole number, {least} or more.")
+        elif key in raw:
+            found[key] = value
+    return found

@@ -32,6 +32,10 @@ class OpsConfig:
     channel: str = ""
     action_ttl_minutes: int = 15
     rollback_watch_seconds: int = 300
+    # An alert storm: the `storm_threshold`th open incident of one policy within
+    # `storm_window_seconds` starts one group card for the policy instead of a card each.
+    storm_threshold: int = 4
+    storm_window_seconds: int = 600
     extra: dict[str, object] = field(default_factory=dict)
 
     def env(self, name: str | None) -> Environment:

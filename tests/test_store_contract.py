@@ -249,6 +249,23 @@ def test_records_round_trip(store: ActionStore) -> None:
     assert store.get_record("alert", "missing") is None
 
 
+def test_concurrent_record_changes_are_never_lost(store: ActionStore) -> None:
+    """Twenty concurrent appends to one record (compare-and-set) all land; a change that
+    returns None leaves the record as it is."""
+
+    def append(i: int) -> None:
+        store.change_record(
+            "alert_group", "g/1", lambda data: {"ids": [*(data or {}).get("ids", []), i]}
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append, range(20)))
+    stored = store.get_record("alert_group", "g/1")
+    assert stored is not None
+    assert sorted(stored["ids"]) == list(range(20))
+    assert store.change_record("alert_group", "g/1", lambda data: None) == stored
+
+
 @pytest.mark.emulators
 def test_firestore_alert_records_carry_their_expiry(request: pytest.FixtureRequest) -> None:
     """Firestore deletes an alert record 90 days after it is written (TTL on expire_at); the
@@ -303,6 +320,18 @@ def test_outbox_update_replaces_pending_content(store: ActionStore) -> None:
     store.outbox_add(an_update("done", at=1))
     (pending,) = store.outbox_pending()
     assert (pending.text, pending.revision) == ("done", 1)
+
+
+def test_outbox_update_keeps_the_retry_time_slack_set(store: ActionStore) -> None:
+    """An update added while an earlier one waits out a 429 replaces its content and waits
+    as long, instead of being sent at once into another 429."""
+    store.outbox_add(an_update("approved"))
+    sent = store.outbox_claim(an_update("").key, "L1", NOW, timedelta(seconds=30))
+    assert sent is not None
+    store.outbox_retry(sent, NOW + timedelta(seconds=5), "ratelimited")
+    store.outbox_add(an_update("done", at=1))
+    (pending,) = store.outbox_pending()
+    assert (pending.text, pending.due_at) == ("done", NOW + timedelta(seconds=5))
 
 
 def test_outbox_claim_is_exclusive_until_the_lease_ends(store: ActionStore) -> None:

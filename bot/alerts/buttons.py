@@ -8,7 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.alerts import intake
+from bot.alerts import storm
+from bot.alerts.incident_records import RECORD, load
 from bot.changes import admission
 from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
@@ -18,7 +19,7 @@ from bot.runtime import job_inputs, logs
 from bot.runtime.jobs import QueueFull
 from bot.slack.clicks import Click
 from bot.store import Event
-from handlers import alerts
+from handlers import alert_groups, alerts
 from handlers import blocks as bk
 from handlers.commands import Command
 
@@ -40,12 +41,13 @@ LABELS = {
 
 
 def register(app: App, deps: Deps) -> None:
-    for action_id in (*READS, "alert.rollback", alerts.ACK):
+    for action_id in (*READS, "alert.rollback", alerts.ACK, alert_groups.LIST):
         app.action(action_id)(lambda ack, body: on_button(ack, body, deps))
     app.action("alert.scale_up")(lambda ack, body: on_scale_up(ack, body, deps))
     deps.runners[JOB_KIND] = job_inputs.runner(
         deps.store, lambda data: on_click(Click(**data), deps)
     )
+    storm.register(deps)
 
 
 def on_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
@@ -79,6 +81,9 @@ def on_scale_up(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
 
 
 def on_click(click: Click, deps: Deps) -> None:
+    if click.button == alert_groups.LIST:
+        storm.answer_list(click, deps)
+        return
     found = _checked(click, deps)
     if found is None:
         return
@@ -120,11 +125,11 @@ def _answer(click: Click, incident: alerts.Incident, record: dict[str, Any], dep
 
 def _checked(click: Click, deps: Deps) -> tuple[dict[str, Any], alerts.Incident] | None:
     """The alert the click names, if it was clicked on that alert's card by a reader."""
-    record = deps.store.get_record(intake.RECORD, click.value.removeprefix("incident:"))
-    if record is None:
+    found = _clicked_alert(click, deps)
+    if found is None:
         deps.messenger.respond_text(click.response_url, "That alert is not on record any more.")
         return None
-    incident = intake.load(record["incident"])
+    record, incident = found
     if click.channel != record["channel"] or click.message_ts != record["ts"]:
         reason = "That button is not on this alert's card."
     else:
@@ -140,12 +145,21 @@ def _checked(click: Click, deps: Deps) -> tuple[dict[str, Any], alerts.Incident]
     return record, incident
 
 
+def _clicked_alert(click: Click, deps: Deps) -> tuple[dict[str, Any], alerts.Incident] | None:
+    """The card (channel, ts) the button acts from and its incident: a group card's buttons
+    act for its newest incident."""
+    if click.value.startswith("group:"):
+        return storm.target(click.value.removeprefix("group:"), deps)
+    record = deps.store.get_record(RECORD, click.value.removeprefix("incident:"))
+    return (record, load(record["incident"])) if record else None
+
+
 def _acknowledge(incident: alerts.Incident, record: dict[str, Any], user: str, deps: Deps) -> None:
     if record.get("acked_by") or not deps.store.first_seen(
         f"ack:{incident.incident_id}", deps.now()
     ):
         return
-    deps.store.put_record(intake.RECORD, incident.incident_id, {**record, "acked_by": user})
+    deps.store.put_record(RECORD, incident.incident_id, {**record, "acked_by": user})
     deps.messenger.update(record["channel"], record["ts"], alerts.card(incident, acked_by=user))
     deps.messenger.post(
         record["channel"], [bk.context(f":eyes: <@{user}> is on it.")], thread_ts=record["ts"]

@@ -7,10 +7,10 @@ Pub/Sub retries; the de-duplication keys are released in that case.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.alerts import storm
+from bot.alerts.incident_records import RECORD, dump, load
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.push_auth import PushAuthError, PushVerifier
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
 log = logs.get(__name__)
-
-RECORD = "alert"
+__all__ = ["RECORD", "intake", "intake_message", "load", "route"]  # RECORD, load: moved
 
 
 def route(deps: Deps, verifier: PushVerifier) -> Any:
@@ -86,16 +85,22 @@ def intake_message(message_id: str, data: bytes, deps: Deps) -> tuple[str, str]:
 def _publish(incident: Incident, deps: Deps) -> None:
     channel = deps.config.channel
     opened = deps.store.get_record(RECORD, incident.incident_id)
+    if incident.state == "open" and _grouped(incident, deps):
+        return
     if incident.state == "open":
         ts = deps.messenger.post(channel, alerts.card(incident), alerts.fallback(incident))
         deps.store.put_record(
             RECORD,
             incident.incident_id,
-            {"channel": channel, "ts": ts, "incident": _dump(incident)},
+            {"channel": channel, "ts": ts, "incident": dump(incident)},
         )
         return
     if opened is None:
         deps.messenger.post(channel, alerts.closed_card(incident, None), alerts.fallback(incident))
+        return
+    if opened.get("group"):
+        storm.close(str(opened["group"]), incident, deps)
+        _end_plans(incident, deps)
         return
     first = load(opened["incident"])
     acked = str(opened.get("acked_by", ""))
@@ -108,6 +113,16 @@ def _publish(incident: Incident, deps: Deps) -> None:
     waiting = tuple((plan.summary, plan.id) for plan in _end_plans(incident, deps))
     reply = alerts.resolved_reply(incident, first, waiting)
     deps.messenger.post(opened["channel"], reply, alerts.fallback(incident), thread_ts=opened["ts"])
+
+
+def _grouped(incident: Incident, deps: Deps) -> bool:
+    """In an alert storm the incident joins its policy's group card (bot.alerts.storm)."""
+    group = storm.group_for(incident, deps)
+    if group:
+        record = {"channel": deps.config.channel, "ts": "", "incident": dump(incident)}
+        deps.store.put_record(RECORD, incident.incident_id, {**record, "group": group})
+        storm.join(group, incident, deps)
+    return bool(group)
 
 
 def _end_plans(incident: Incident, deps: Deps) -> list[Action]:
@@ -140,21 +155,6 @@ def _post_notice(message_id: str, reason: str, deps: Deps) -> None:
         deps.messenger.post(deps.config.channel, alerts.unreadable_notice(message_id, reason))
     except Exception as err:  # the notice is best effort; the log line above is the record
         log.warning("alert_notice_failed", message_id=message_id, error=type(err).__name__)
-
-
-def _dump(incident: Incident) -> dict[str, Any]:
-    data = asdict(incident)
-    for key in ("started_at", "ended_at"):
-        data[key] = data[key].timestamp() if data[key] else None
-    return data
-
-
-def load(data: dict[str, Any]) -> Incident:
-    fields = dict(data)
-    for key in ("started_at", "ended_at"):
-        fields[key] = datetime.fromtimestamp(fields[key], UTC) if fields.get(key) else None
-    fields["links"] = tuple(tuple(link) for link in fields.get("links", ()))
-    return Incident(**fields)
 
 
 def _status(code: int) -> str:

@@ -20,9 +20,10 @@ from bot.runtime import logs
 
 log = logs.get(__name__)
 
-# Jobs that only read and answer; every other kind (plan, run, card, tell, maintenance, a
-# rollback check...) changes something or reports on a change, and is taken first.
-READ_KINDS = frozenset({"command", "home"})
+# Jobs that only read and answer (and an alert storm's group card, which waits behind
+# changes like a read); every other kind (plan, run, card, tell, maintenance, a rollback
+# check...) changes something or reports on a change, and is taken first.
+READ_KINDS = frozenset({"command", "home", "alert_group_card"})
 JOB_OVERHEAD_BYTES = 512  # the Job, its deque slot and its context, beyond the payload
 DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
 

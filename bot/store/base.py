@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +22,9 @@ class Claim:
 
 SEEN_TTL = timedelta(days=7)  # how long a de-duplication key is remembered
 RECORD_TTL = timedelta(days=90)  # an alert's card: an incident closing later gets a new one
+
+
+RecordChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,12 @@ class ActionStore(Protocol):
         ...
 
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    def change_record(self, kind: str, key: str, change: RecordChange) -> dict[str, Any] | None:
+        """Compare-and-set on one record: `change` gets the current data (None: absent) and
+        returns the new data, or None to leave it; it may run again when another writer got
+        there first. Returns what is stored afterwards."""
+        ...
 
     def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
         """A refused request that never became an action is still on record."""

@@ -18,7 +18,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from bot.store import outbox
-from bot.store.base import RECORD_TTL, SEEN_TTL, Claim, Filters
+from bot.store.base import RECORD_TTL, SEEN_TTL, Claim, Filters, RecordChange
 from bot.store.filtering import (
     ACTIONS_ORDER,
     REFUSALS_ORDER,
@@ -149,11 +149,26 @@ class FirestoreStore(OutboxWrites):
 
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         snap = self._records.document(_doc_id(f"{kind}:{key}")).get()
-        if not snap.exists:
-            return None
-        record = snap.to_dict() or {}
-        record.pop("expire_at", None)
-        return record
+        return _record(snap) if snap.exists else None
+
+    def change_record(self, kind: str, key: str, change: RecordChange) -> dict[str, Any] | None:
+        ref = self._records.document(_doc_id(f"{kind}:{key}"))
+        for _ in range(MAX_ATTEMPTS):
+            snap = ref.get()
+            current = _record(snap) if snap.exists else None
+            changed = change(current)
+            if changed is None:
+                return current
+            batch = self._db.batch()
+            record = {**changed, "expire_at": utcnow() + RECORD_TTL}  # Firestore TTL
+            if snap.exists:
+                option = self._db.write_option(last_update_time=snap.update_time)
+                batch.update(ref, record, option=option)
+            else:
+                batch.create(ref, record)  # fails if another created it
+            if _committed(batch):
+                return changed
+        raise RuntimeError(f"record {kind}:{key} kept changing under {MAX_ATTEMPTS} attempts")
 
     def record_refusal(self, event: Event, context: dict[str, Any]) -> None:
         self._refusals.add({**event_record(event), "context": context})
@@ -263,6 +278,12 @@ def _committed(batch: Any) -> bool:
     except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.NotFound):
         return False
     return True
+
+
+def _record(snap: Any) -> dict[str, Any]:
+    record = snap.to_dict() or {}
+    record.pop("expire_at", None)
+    return dict(record)
 
 
 def _action(snap: Any) -> Action:

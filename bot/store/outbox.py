@@ -21,6 +21,7 @@ from bot.store.model import iso, parse_time
 
 DELIVERED_TTL = timedelta(days=1)  # a delivered entry is kept this long (the ts of a post)
 PENDING_SCAN = 500  # pending entries read per delivery round
+RATE_LIMITED = "ratelimited"  # Slack's error with a 429 (https://api.slack.com/docs/rate-limits)
 
 
 class Kind(StrEnum):
@@ -98,15 +99,20 @@ def merged(current: OutboxEntry | None, new: OutboxEntry) -> OutboxEntry | None:
         return None
     if current.state is not OutboxState.PENDING:
         return replace(new, revision=current.revision + 1)
-    # Still pending: new content, due now; the attempts so far and any lease (a sender in
-    # flight) stay.
+    # Still pending: new content, due now (after a failure it may well go through); the
+    # attempts so far and any lease (a sender in flight) stay. Slack's Retry-After stays too:
+    # a storm of updates waits it out once instead of each meeting another 429.
     return replace(
         current,
         blocks=new.blocks,
         text=new.text,
-        due_at=new.due_at,
+        due_at=_after_rate_limit(current, new.due_at),
         revision=current.revision + 1,
     )
+
+
+def _after_rate_limit(current: OutboxEntry, due_at: datetime) -> datetime:
+    return max(current.due_at, due_at) if current.error == RATE_LIMITED else due_at
 
 
 def claimed(
@@ -142,12 +148,13 @@ def settled(
 def retried(
     current: OutboxEntry | None, sent: OutboxEntry, due_at: datetime, error: str
 ) -> OutboxEntry | None:
-    """After a transient failure: pending, due again at `due_at` (a replacement is due now)."""
+    """After a transient failure: pending, due again at `due_at` (a replacement is due now,
+    unless Slack said to wait: its limit is the method's, whatever the content)."""
     if current is None or current.lease != sent.lease:
         return None
     released = replace(current, lease="", lease_until=None)
     if current.revision != sent.revision:
-        return released
+        return replace(released, due_at=due_at if error == RATE_LIMITED else current.due_at)
     return replace(released, attempts=current.attempts + 1, due_at=due_at, error=error)
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store import outbox
-from bot.store.base import RECORD_TTL, SEEN_TTL, Claim, Filters
+from bot.store.base import RECORD_TTL, SEEN_TTL, Claim, Filters, RecordChange
 from bot.store.filtering import REFUSED
 from bot.store.model import TERMINAL, Action, Event, State, event_record, iso, utcnow
 from bot.store.outbox import Change, OutboxEntry, OutboxState, OutboxWrites
@@ -206,14 +206,22 @@ class SqliteStore(OutboxWrites):
 
     def put_record(self, kind: str, key: str, data: dict[str, Any]) -> None:
         with self._tx() as db:
-            db.execute(
-                "REPLACE INTO records (kind, key, data, expire_at) VALUES (?, ?, ?, ?)",
-                (kind, key, json.dumps(data), iso(utcnow() + RECORD_TTL)),
-            )
+            _put_record(db, kind, key, data)
 
     def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT data FROM records WHERE kind = ? AND key = ?", (kind, key))
         return json.loads(rows[0][0]) if rows else None
+
+    def change_record(self, kind: str, key: str, change: RecordChange) -> dict[str, Any] | None:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT data FROM records WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+            current = json.loads(row[0]) if row else None
+            changed = change(current)
+            if changed is not None:
+                _put_record(db, kind, key, changed)
+            return current if changed is None else changed
 
     def purge_expired(self, now: datetime) -> int:
         with self._tx() as db:
@@ -294,6 +302,13 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 def _actions(rows: list[Any]) -> list[Action]:
     return [Action.from_record(json.loads(row[0])) for row in rows]
+
+
+def _put_record(db: sqlite3.Connection, kind: str, key: str, data: dict[str, Any]) -> None:
+    db.execute(
+        "REPLACE INTO records (kind, key, data, expire_at) VALUES (?, ?, ?, ?)",
+        (kind, key, json.dumps(data), iso(utcnow() + RECORD_TTL)),
+    )
 
 
 def _read_entry(db: sqlite3.Connection, key: str) -> OutboxEntry | None:

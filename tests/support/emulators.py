@@ -131,7 +131,7 @@ def _wait_until_up(running: RunningEmulator) -> None:
                 f"emulator exited with {running.process.returncode} before answering;"
                 f" its output is in {running.log_path}:\n{_tail(running.log_path)}"
             )
-        with suppress(requests.ConnectionError):
+        with suppress(requests.ConnectionError, requests.Timeout):  # Java still starting
             if requests.get(f"http://{running.host}/", timeout=1).ok:
                 return
         time.sleep(POLL_INTERVAL)  # polling interval while Java starts, not a wait-for
