@@ -60,6 +60,8 @@ class Command:
     env_given: bool = False
     override: str = ""
     mutating: bool = False
+    args: dict[str, str] = field(default_factory=dict)  # other positionals, by name
+    collections: str = ""  # `--collections users,orders`, checked by the action
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -156,6 +158,7 @@ _FLAG_VALUES = {
     "user": "a mention, e.g. `--user @alice`",
     "outcome": "an outcome such as `failed` or `refused`, e.g. `--outcome failed`",
     "override": 'a reason, e.g. `--override "hotfix for the outage"`',
+    "collections": "collection ids separated by commas, e.g. `--collections users,orders`",
 }
 
 
@@ -212,6 +215,8 @@ def _build(
         env_given="env" in flags,
         override=flags.get("override", "")[:300],
         mutating=verb.mutating,
+        args={k: v for k, v in values.items() if k not in ("service", "preset", "secret")},
+        collections=flags.get("collections", ""),
     )
 
 

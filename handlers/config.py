@@ -32,10 +32,15 @@ class OpsConfig:
     channel: str = ""
     action_ttl_minutes: int = 15
     rollback_watch_seconds: int = 300
+    backup_max_age_hours: int = 48  # `/ops backups` warns when the newest export is older
     extra: dict[str, object] = field(default_factory=dict)
 
     def env(self, name: str | None) -> Environment:
         return self.environments[name or self.default_env]
+
+    def backup_bucket(self, env: str) -> str:
+        """The runbook's `gs://fluxori-<environment>-backup`: the project's name + `-backup`."""
+        return f"{self.env(env).project}-backup"
 
     def service_ref(self, env: str, service: str) -> ServiceRef:
         environment = self.env(env)

@@ -64,6 +64,7 @@ NOT_SET_ON_CLOUD_RUN = {
     "GCP_EMULATOR_HOST": "emulators only; production uses Google's endpoints",
     "FIRESTORE_EMULATOR_HOST": "emulators only",
     "PUBSUB_EMULATOR_HOST": "emulators only",
+    "STORAGE_EMULATOR_HOST": "emulators only",
     "SLACK_API_URL": "the Slack emulator; production uses Slack's own Web API",
     "SLACK_APP_TOKEN": "Socket Mode on a laptop; Cloud Run receives HTTP events",
     "ALERTS_SUBSCRIPTION": "Socket Mode's streaming pull; Cloud Run gets alerts pushed",

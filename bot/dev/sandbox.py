@@ -79,6 +79,7 @@ class Sandbox:
             "SLACK_API_URL": self.slack.api_url,
             "SLACK_OPS_CHANNEL": "C_OPS",
             "GCP_EMULATOR_HOST": self.gcp.address,
+            "STORAGE_EMULATOR_HOST": self.gcp.storage_url,
             "BOT_STORE": f"sqlite:{self.workdir}/actions.sqlite",
             "BOT_JOBS": "inline",
             "PUSH_AUDIENCE": AUDIENCE,
