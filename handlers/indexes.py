@@ -41,9 +41,12 @@ def run(cmd: Command, platform: Platform, config: OpsConfig) -> list[bk.Block]:
 
 def line(index: Index) -> str:
     icon = STATE_ICONS.get(index.state, ":red_circle:")
-    fields = ", ".join(f"`{f.path}` {f.order}" for f in index.spec.fields)
     where = bk.escape(index.spec.collection)
-    return f"{icon} *{where}*: {fields} · {index.state} · `{index.index_id}`"
+    return f"{icon} *{where}*: {field_list(index.spec)} · {index.state} · `{index.index_id}`"
+
+
+def field_list(spec: IndexSpec) -> str:
+    return ", ".join(f"{bk.code(f.path, 80)} {f.order}" for f in spec.fields)
 
 
 def parse_fields(text: str) -> tuple[IndexField, ...]:
