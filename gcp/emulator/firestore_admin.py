@@ -62,7 +62,7 @@ SEED_INDEXES = (
         ),
     ),
 )
-SEED_EXPORT_AGES_DAYS = {"dev": (20,), "staging": (2, 9), "prod": (1, 8)}  # dev's is stale
+SEED_EXPORT_AGES_DAYS = {"dev": (20,), "staging": (1, 9), "prod": (1, 8)}  # dev's is stale
 
 
 def bad_collection_id(collection: str) -> str:

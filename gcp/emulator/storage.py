@@ -45,6 +45,10 @@ class Storage:
         with self._lock:
             self._buckets.setdefault(bucket, {})
 
+    def delete_bucket(self, bucket: str) -> None:
+        with self._lock:
+            self._buckets.pop(bucket, None)
+
     def has_bucket(self, bucket: str) -> bool:
         with self._lock:
             return bucket in self._buckets
