@@ -26,6 +26,7 @@ import requests
 from bot.dev import sandbox_page
 from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 from bot.dev.sample_alerts import SampleAlerts, UnknownSample
+from bot.dev.sandbox_db import database_state
 from bot.dev.slack_emulator import SlackEmulator
 from bot.dev.slack_emulator.wire import Request, Response, json_response
 from gcp.emulator import Emulator
@@ -152,7 +153,8 @@ def gcp_state(gcp: Emulator) -> dict[str, Any]:
         project: gcp.secrets.versions(project, "jwt-secret")
         for project in ("fluxori-dev", "fluxori-staging", "fluxori-prod")
     }
-    return {"services": services, "secrets": project_secrets}
+    databases = {project: database_state(gcp, project) for project in project_secrets}
+    return {"services": services, "secrets": project_secrets, "databases": databases}
 
 
 def free_port() -> int:
