@@ -56,3 +56,15 @@ def test_missing_export_and_bad_collection_are_refused_without_change(stack: Sta
         stack.idle()
         assert reason in text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
     assert stack.bot.deps.store.search(Filters(target="firestore", states=(State.PENDING,))) == []
+
+
+def test_collection_missing_from_the_export_is_refused(stack: Stack) -> None:
+    """An export of `users` alone cannot restore `orders`: the plan says what it holds."""
+    card = plan(stack, "export --collections users --env dev")
+    click(stack, card, "action.confirm", ALICE)  # dev: one person may export
+    date = newest_export(stack, "fluxori-dev-backup")
+    text = f"restore {date} --collections orders --env dev"
+    assert stack.slack.slash_command(ALICE, OPS_CHANNEL, text=text).status == 200
+    stack.idle()
+    refusal = text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+    assert f"The export `{date}` does not contain `orders`; it holds `users`" in refusal

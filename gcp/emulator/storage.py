@@ -4,7 +4,7 @@ What the official client reaches (https://cloud.google.com/storage/docs/json_api
 `GET /storage/v1/b/BUCKET` (buckets.get), `GET /storage/v1/b/BUCKET/o` (objects.list, with
 `prefix`, `delimiter`, `maxResults` and `pageToken`; with a delimiter, names that continue past
 it are folded into `prefixes`), `GET /storage/v1/b/BUCKET/o/OBJECT` (objects.get; `alt=media`
-for the data). Errors are JSON as documented in
+for the data, also under `/download/…` as the client sends it). Errors are JSON as documented in
 https://cloud.google.com/storage/docs/json_api/v1/status-codes: 404 with reason `notFound`.
 Clients find it through `STORAGE_EMULATOR_HOST=http://127.0.0.1:PORT`.
 """
@@ -111,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = [unquote(p) for p in url.path.split("/")]
+        if parts[1:2] == ["download"]:  # media downloads: /download/storage/v1/b/B/o/O?alt=media
+            parts = parts[:1] + parts[2:]
         if parts[1:3] != ["storage", "v1"] or len(parts) < 5 or parts[3] != "b":
             self._error(404, "Not Found")
             return
