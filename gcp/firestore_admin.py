@@ -74,23 +74,19 @@ class FirestoreAdminAdapter:
         self._call(f"delete index {index_id} in {db.project}", "delete_index", name=name)
 
     def export(self, db: DatabaseRef, uri: str, collections: tuple[str, ...]) -> Any:
+        """The started export of `collections` (all when empty) to `uri` (see `follow`)."""
         what = f"export {db.project} to {uri}"
+        ids = list(collections)
         return self._call(
-            what,
-            "export_documents",
-            name=db.name,
-            output_uri_prefix=uri,
-            collection_ids=list(collections),
+            what, "export_documents", name=db.name, output_uri_prefix=uri, collection_ids=ids
         )
 
     def import_(self, db: DatabaseRef, uri: str, collections: tuple[str, ...]) -> Any:
+        """The started import of the export at `uri` (see `follow`)."""
         what = f"import {uri} into {db.project}"
+        ids = list(collections)
         return self._call(
-            what,
-            "import_documents",
-            name=db.name,
-            input_uri_prefix=uri,
-            collection_ids=list(collections),
+            what, "import_documents", name=db.name, input_uri_prefix=uri, collection_ids=ids
         )
 
     def follow(self, operation: Any, on_progress: Report, what: str) -> DbOperation:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from gcp.db_models import Export
-from gcp.errors import GcpError, NotFound
+from gcp.errors import NotFound
 from handlers import blocks as bk
 from handlers import db_kit
 from handlers.actions import ChangeContext, ChangeSteps
@@ -112,12 +112,15 @@ def plan_export(ctx: ChangeContext) -> Plan:
 def run_export(
     ctx: ChangeContext, progress: Progress, uri: str, collections: tuple[str, ...]
 ) -> Result:
-    what = f"Exporting to {uri}"
-    try:
-        operation = ctx.platform.firestore_admin.export(db_kit.database(ctx), uri, collections)
-        done = db_kit.follow(ctx, operation, progress, "Exporting", what)
-    except GcpError as err:
-        return db_kit.failed(err, what)
+    done = db_kit.operate(
+        ctx,
+        lambda: ctx.platform.firestore_admin.export(db_kit.database(ctx), uri, collections),
+        progress,
+        "Exporting",
+        f"Exporting to {uri}",
+    )
+    if isinstance(done, Result):
+        return done
     return Result(
         True,
         f"Exported {done.documents:,} documents ({db_kit.size(done.bytes)}) of"

@@ -61,20 +61,23 @@ def size(count: int) -> str:
     return f"{count} B"  # unreachable: GB ends the loop
 
 
-def follow(
-    ctx: ChangeContext, operation: Any, progress: Progress, doing: str, what: str
-) -> DbOperation:
-    """Follow a started operation, saying `doing…` with what it has done so far."""
+def operate(
+    ctx: ChangeContext, start: Callable[[], Any], progress: Progress, doing: str, what: str
+) -> DbOperation | Result:
+    """Start an operation and follow it, saying `doing…` with what it has done so far; the
+    finished operation, or a failed Result in Google's words (they name what is at fault)."""
 
     def report(state: DbOperation) -> None:
         done = f"{state.documents:,} documents" if state.documents else "started"
         progress(f"{doing}… {done}")
 
-    return ctx.platform.firestore_admin.follow(operation, report, what)
+    try:
+        return ctx.platform.firestore_admin.follow(start(), report, what)
+    except GcpError as err:
+        return failed(err, what)
 
 
 def failed(err: GcpError, what: str) -> Result:
-    """A Google refusal or failure, in Google's words (they name the bucket or id at fault)."""
     return Result(False, f"{what} failed: {bk.escape(err.detail or err.what)}")
 
 

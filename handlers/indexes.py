@@ -101,12 +101,15 @@ def plan_create(ctx: ChangeContext) -> Plan:
 def execute_create(ctx: ChangeContext, progress: Progress) -> Result:
     collection = str(ctx.params["collection"])
     spec = IndexSpec(collection, parse_fields(str(ctx.params["fields"])))
-    admin, what = ctx.platform.firestore_admin, f"Creating the index on {collection}"
-    try:
-        operation = admin.create_index(db_kit.database(ctx), spec)
-        db_kit.follow(ctx, operation, progress, "Building the index", what)
-    except GcpError as err:
-        return db_kit.failed(err, what)
+    done = db_kit.operate(
+        ctx,
+        lambda: ctx.platform.firestore_admin.create_index(db_kit.database(ctx), spec),
+        progress,
+        "Building the index",
+        f"Creating the index on {collection}",
+    )
+    if isinstance(done, Result):
+        return done
     return Result(True, f"The index on `{collection}` ({spec.short}) is ready.")
 
 

@@ -6,7 +6,6 @@ needs two people for it in every environment, and in prod the current data is ex
 from __future__ import annotations
 
 from gcp.db_models import Export
-from gcp.errors import GcpError
 from handlers import backups, db_kit
 from handlers import blocks as bk
 from handlers.actions import ChangeContext, ChangeSteps
@@ -89,12 +88,15 @@ def execute(ctx: ChangeContext, progress: Progress) -> Result:
                 False, f"Nothing was imported: the export first failed. {exported.summary}"
             )
         saved = f" The data before it is in `{first}`."
-    what = f"Importing {uri}"
-    try:
-        operation = ctx.platform.firestore_admin.import_(db_kit.database(ctx), uri, collections)
-        done = db_kit.follow(ctx, operation, progress, "Importing", what)
-    except GcpError as err:
-        return db_kit.failed(err, what)
+    done = db_kit.operate(
+        ctx,
+        lambda: ctx.platform.firestore_admin.import_(db_kit.database(ctx), uri, collections),
+        progress,
+        "Importing",
+        f"Importing {uri}",
+    )
+    if isinstance(done, Result):
+        return done
     return Result(
         True,
         f"Imported {done.documents:,} documents of {db_kit.named(collections)}"

@@ -4,8 +4,8 @@ bucket's objects, a stale one warned about, a confirmed export landing in the bu
 from __future__ import annotations
 
 from bot.store import Filters, State
-from tests.support.slack import ALICE, BOB, click, plan, run, text_of, thread
-from tests.support.stack import OPS_CHANNEL, Stack
+from tests.support.slack import BOB, click, plan, private_answer, run, text_of, thread
+from tests.support.stack import Stack
 
 
 def exports_in(stack: Stack, bucket: str) -> list[str]:
@@ -49,9 +49,7 @@ def test_missing_bucket_and_bad_collection_are_refused_without_change(stack: Sta
         ("export --env dev", "The backup bucket `gs://fluxori-dev-backup` does not exist"),
         ("export --collections users,a/b --env staging", "`a/b` is not a collection id"),
     ):
-        assert stack.slack.slash_command(ALICE, OPS_CHANNEL, text=text).status == 200
-        stack.idle()
-        assert reason in text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+        assert reason in private_answer(stack, text)
     _, answer = run(stack, "backups --env dev")
     assert "The backup bucket `gs://fluxori-dev-backup` does not exist" in answer
     assert exports_in(stack, "fluxori-staging-backup") == before

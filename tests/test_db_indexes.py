@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.store import Filters, State
-from tests.support.slack import ALICE, BOB, click, plan, run, text_of, thread
+from tests.support.slack import ALICE, BOB, click, plan, private_answer, run, text_of, thread
 from tests.support.stack import OPS_CHANNEL, Stack
 
 PROD = "fluxori-prod"
@@ -107,8 +107,6 @@ def test_bad_index_requests_are_refused_with_the_reason(stack: Stack) -> None:
         ("create-index orders total:up,x:asc", "is not `field:asc` or `field:desc`"),
         ("delete-index NOPE", "There is no index `NOPE`"),
     ):
-        assert stack.slack.slash_command(ALICE, OPS_CHANNEL, text=text).status == 200
-        stack.idle()
-        assert reason in text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+        assert reason in private_answer(stack, text)
     assert len(stack.gcp.firestore_admin.indexes(PROD)) == before
     assert stack.bot.deps.store.search(Filters(target="firestore", states=(State.PENDING,))) == []

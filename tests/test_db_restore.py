@@ -4,7 +4,16 @@ refused for the requester's own Confirm in every environment, confirmed by a sec
 from __future__ import annotations
 
 from bot.store import Filters, State
-from tests.support.slack import ALICE, BOB, action_id_of, click, plan, text_of, thread
+from tests.support.slack import (
+    ALICE,
+    BOB,
+    action_id_of,
+    click,
+    plan,
+    private_answer,
+    text_of,
+    thread,
+)
 from tests.support.stack import OPS_CHANNEL, Stack
 
 
@@ -52,9 +61,7 @@ def test_missing_export_and_bad_collection_are_refused_without_change(stack: Sta
         ("restore 1999-01-01 --env staging", "There is no export `1999-01-01`"),
         ("restore 2000-01-01 --collections ../x --env staging", "is not a collection id"),
     ):
-        assert stack.slack.slash_command(ALICE, OPS_CHANNEL, text=text).status == 200
-        stack.idle()
-        assert reason in text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+        assert reason in private_answer(stack, text)
     assert stack.bot.deps.store.search(Filters(target="firestore", states=(State.PENDING,))) == []
 
 
@@ -63,8 +70,5 @@ def test_collection_missing_from_the_export_is_refused(stack: Stack) -> None:
     card = plan(stack, "export --collections users --env dev")
     click(stack, card, "action.confirm", ALICE)  # dev: one person may export
     date = newest_export(stack, "fluxori-dev-backup")
-    text = f"restore {date} --collections orders --env dev"
-    assert stack.slack.slash_command(ALICE, OPS_CHANNEL, text=text).status == 200
-    stack.idle()
-    refusal = text_of(stack.slack.ephemerals(ALICE, OPS_CHANNEL)[-1])
+    refusal = private_answer(stack, f"restore {date} --collections orders --env dev")
     assert f"The export `{date}` does not contain `orders`; it holds `users`" in refusal

@@ -7,17 +7,16 @@ and planned like a typed command (bot/changes/admission.py):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.changes import admission
 from bot.changes.admission import ChangeRequest
 from bot.changes.export_first import EXPORT_FIRST
 from bot.deps import Deps
-from bot.runtime import job_inputs, logs
-from bot.runtime.jobs import QueueFull
+from bot.runtime import job_inputs
+from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
 from handlers import db_kit
 from handlers.index_offers import BUTTON as CREATE_INDEX
@@ -28,21 +27,10 @@ JOB_KIND = "db_click"
 
 def register(app: App, deps: Deps) -> None:
     for button in REQUESTS:
-        app.action(button)(lambda ack, body: on_click(ack, body, deps))
+        app.action(button)(lambda ack, body: queue_click(ack, body, JOB_KIND, deps))
     deps.runners[JOB_KIND] = job_inputs.runner(
         deps.store, lambda data: request_change(Click(**data), deps)
     )
-
-
-def on_click(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
-    """Store what was clicked, by whom and where; the job turns it into a request."""
-    ack()
-    click = Click.from_body(body)
-    logs.bind_slack(user=click.user, command=click.button)
-    try:
-        job_inputs.submit(JOB_KIND, asdict(click), deps.store, deps.queue)
-    except QueueFull:
-        deps.messenger.respond_text(click.response_url, admission.BUSY)
 
 
 def request_change(click: Click, deps: Deps) -> None:
