@@ -277,7 +277,7 @@ DATABASE_ACTIONS = _register(
             "restore DATE [--collections a,b]",
             "Plan importing an export over the current documents (two people, always).",
             "/ops restore 2026-11-29 --collections users --env staging",
-            positionals=("export",),
+            positionals=("date",),
             flags=("env", "collections", "override"),
         ),
         change=restore.STEPS,

@@ -32,7 +32,7 @@ def run(cmd: Command, platform: Platform, config: OpsConfig, now: datetime) -> l
     out += [bk.section(export_line(e)) for e in exports[:SHOWN]]
     if len(exports) > SHOWN:
         out.append(bk.context(f"{len(exports) - SHOWN} older exports not shown."))
-    storage = ", ".join(f"`{f}`" for f in folders[:SHOWN]) or "none"
+    storage = ", ".join(bk.code(f, 60) for f in folders[:SHOWN]) or "none"
     out.append(bk.context(f"Cloud Storage backups (`{STORAGE_BACKUPS}`): {storage}"))
     return bk.fit(out)
 
@@ -48,7 +48,7 @@ def freshness(exports: list[Export], now: datetime, max_age_hours: int) -> str:
     newest = complete[0]
     assert newest.updated is not None
     age = now - newest.updated
-    said = f"Newest complete export: `{newest.date}`, {_age(age)} old"
+    said = f"Newest complete export: {bk.code(newest.date, 60)}, {_age(age)} old"
     if age > timedelta(hours=max_age_hours):
         return f":warning: *{said}*: older than {max_age_hours} h. Run `/ops export`."
     return f":white_check_mark: {said}."

@@ -15,8 +15,9 @@ from handlers.plans import Progress, Refusal, Result
 
 TARGET = "firestore"  # the change target of every database action (one database per project)
 # Firestore's rules for a collection id (https://firebase.google.com/docs/firestore/quotas):
-# no `/`, not `.` or `..`, not `__…__`; shorter here than the 1,500 bytes allowed, as typed.
-COLLECTION_ID = re.compile(r"^(?!__.*__$)(?!\.\.?$)[^/\s,]{1,100}$")
+# no `/`, not `.` or `..`, not `__…__`; shorter here than the 1,500 bytes allowed, and without
+# the characters Slack formatting gives a meaning to (`` ` < > & | * ``), as typed.
+COLLECTION_ID = re.compile(r"^(?!__.*__$)(?!\.\.?$)[^/\s,`<>&|*]{1,100}$")
 MAX_COLLECTIONS = 20
 
 
@@ -49,7 +50,7 @@ def collection(name: str) -> str:
 
 
 def named(collections_: tuple[str, ...]) -> str:
-    return ", ".join(f"`{c}`" for c in collections_) if collections_ else "all collections"
+    return ", ".join(bk.code(c, 100) for c in collections_) if collections_ else "all collections"
 
 
 def size(count: int) -> str:
@@ -95,4 +96,6 @@ def state(ctx: ChangeContext) -> str:
         indexes = ctx.platform.firestore_admin.list_indexes(database(ctx))
     except GcpError as err:
         return f"_could not read the indexes: {bk.escape(err.what)}_"
-    return ", ".join(f"`{i.spec.collection}` ({i.spec.short}) {i.state}" for i in indexes)
+    return ", ".join(
+        f"{bk.code(i.spec.collection)} ({bk.escape(i.spec.short)}) {i.state}" for i in indexes
+    )

@@ -41,8 +41,8 @@ def run(cmd: Command, platform: Platform, config: OpsConfig) -> list[bk.Block]:
 
 def line(index: Index) -> str:
     icon = STATE_ICONS.get(index.state, ":red_circle:")
-    where = bk.escape(index.spec.collection)
-    return f"{icon} *{where}*: {field_list(index.spec)} · {index.state} · `{index.index_id}`"
+    where, index_id = bk.escape(index.spec.collection), bk.code(index.index_id, 60)
+    return f"{icon} *{where}*: {field_list(index.spec)} · {index.state} · {index_id}"
 
 
 def field_list(spec: IndexSpec) -> str:
@@ -82,7 +82,7 @@ def plan_create(ctx: ChangeContext) -> Plan:
     existing = ctx.platform.firestore_admin.list_indexes(db_kit.database(ctx), collection)
     same = next((i for i in existing if i.spec == spec), None)
     if same is not None:
-        raise Refusal(f"That index exists already (`{same.index_id}`, {same.state}).")
+        raise Refusal(f"That index exists already ({bk.code(same.index_id, 60)}, {same.state}).")
     return Plan(
         verb="create-index",
         env=ctx.env,

@@ -21,13 +21,15 @@ OVERWRITE = (
 def find(exports: list[Export], date: str) -> Export:
     found = next((e for e in exports if e.date == date), None)
     if found is None:
-        known = ", ".join(f"`{e.date}`" for e in exports[:5]) or "none"
+        known = ", ".join(bk.code(e.date, 60) for e in exports[:5]) or "none"
         raise Refusal(
             f"There is no export {bk.code(date)} in the backup bucket. Newest: {known}"
             " (`/ops backups` lists them)."
         )
     if not found.complete:
-        raise Refusal(f"The export `{found.date}` is incomplete (no overall metadata file).")
+        raise Refusal(
+            f"The export {bk.code(found.date, 60)} is incomplete (no overall metadata file)."
+        )
     return found
 
 
@@ -36,14 +38,15 @@ def chosen(export: Export, wanted: tuple[str, ...]) -> tuple[str, ...]:
     missing = [c for c in wanted if export.collections and c not in export.collections]
     if missing:
         raise Refusal(
-            f"The export `{export.date}` does not contain {db_kit.named(tuple(missing))};"
+            f"The export {bk.code(export.date, 60)} does not contain"
+            f" {db_kit.named(tuple(missing))};"
             f" it holds {db_kit.named(export.collections)}."
         )
     return wanted
 
 
 def plan(ctx: ChangeContext) -> Plan:
-    date = str(ctx.params.get("export", ""))
+    date = str(ctx.params.get("date", ""))
     wanted = db_kit.collections(str(ctx.params.get("collections", "")))
     exports = backups.existing_exports(ctx)
     export = find(exports, date)
@@ -63,7 +66,7 @@ def plan(ctx: ChangeContext) -> Plan:
         changes=tuple(changes),
         notes=(
             OVERWRITE.format(what=what),
-            f"Export `{export.uri}`: {db_kit.named(export.collections)},"
+            f"Export {bk.code(export.uri)}: {db_kit.named(export.collections)},"
             f" {db_kit.size(export.size)}.",
             "Needs a second person to confirm, in every environment.",
             bk.code(_gcloud(export.uri, collections, ctx.project), 300),
