@@ -48,6 +48,7 @@ _TOP_KEYS = {
     "secrets",
     "action_ttl_minutes",
     "rollback_watch_minutes",
+    "backup_max_age_hours",
     "policy",
     "alert_storm",
 }
@@ -129,6 +130,7 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
     ttl = _positive_int(raw, "action_ttl_minutes", 15, problems, source)
     watch = _positive_int(raw, "rollback_watch_minutes", 5, problems, source)
     storm = _alert_storm(raw.get("alert_storm", {}), problems, source)
+    backup_age = _positive_int(raw, "backup_max_age_hours", 48, problems, source, "hours")
     if problems:
         raise ConfigError(problems)
     return OpsConfig(
@@ -141,6 +143,7 @@ def parse(raw: dict[str, Any], source: str = "BOT_CONFIG") -> OpsConfig:
         rollback_watch_seconds=watch * 60,
         storm_threshold=storm.get("threshold", FLUXORI_DEFAULTS.storm_threshold),
         storm_window_seconds=storm.get("window_minutes", 10) * 60,
+        backup_max_age_hours=backup_age,
         extra={"policy": policy},
     )
 
@@ -197,11 +200,16 @@ def _secrets(
 
 
 def _positive_int(
-    raw: dict[str, Any], key: str, default: int, problems: list[str], source: str
+    raw: dict[str, Any],
+    key: str,
+    default: int,
+    problems: list[str],
+    source: str,
+    unit: str = "minutes",
 ) -> int:
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        problems.append(f"{source}: {key} must be a positive whole number of minutes.")
+        problems.append(f"{source}: {key} must be a positive whole number of {unit}.")
         return default
     return value
 

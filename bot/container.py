@@ -85,12 +85,18 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     ):
         logs.register_secret(value)
     ops_config = config_loader.load(settings.config_path, settings.ops_channel)
-    clients = Clients(settings.gcp_emulator_host or None, call_settings)
+    clients = Clients(
+        settings.gcp_emulator_host or None,
+        call_settings,
+        storage_emulator_host=settings.storage_emulator_host or None,
+    )
     platform = Platform(
         run=lazy("gcp.run", "CloudRunAdapter", clients),
         logs=lazy("gcp.logs", "LoggingAdapter", clients),
         monitoring=lazy("gcp.monitoring", "MonitoringAdapter", clients),
         secrets=lazy("gcp.secrets", "SecretManagerAdapter", clients),
+        firestore_admin=lazy("gcp.firestore_admin", "FirestoreAdminAdapter", clients),
+        storage=lazy("gcp.storage", "StorageAdapter", clients),
     )
     pacer = Pacer(settings.slack_rate_scale)
     slack = web_client(settings.slack_bot_token, settings.slack_api_url, pacer)

@@ -7,6 +7,8 @@ approve, from any channel the bot is in; a prod change needs a second person.
     rate_limit = 10                      # mutating requests per user per window...
     rate_window_minutes = 10             # ...0 turns the limit off
     cooldown_minutes = 0                 # quiet time per service after a change
+    two_person_verbs = ["restore"]       # a second person in every environment (the default)
+    export_first_verbs = ["rollback"]    # prod plans offered "Export first" (default: none)
 
     [policy.prod]
     requesters = ["S0SREONCALL"]         # user ids (U…/W…) or user group ids (S…)
@@ -59,6 +61,8 @@ class PolicyConfig:
     cooldown: timedelta = timedelta(0)
     envs: dict[str, Rule] = field(default_factory=lambda: {"prod": Rule(two_person=True)})
     verbs: dict[tuple[str, str], Rule] = field(default_factory=dict)
+    two_person_verbs: tuple[str, ...] = ("restore",)  # a second person in every environment
+    export_first_verbs: tuple[str, ...] = ()  # prod plans offered an export of Firestore first
 
     def rule(self, env: str, verb: str) -> Rule:
         return self.verbs.get((env, verb)) or self.envs.get(env) or Rule()
@@ -121,7 +125,8 @@ class Policy:
         decision = self._member(user, rule.approvers, f"approve `{action.verb}` in {action.env}")
         if not decision.allowed:
             return decision
-        if rule.two_person and user == action.requested_by:
+        two_person = rule.two_person or action.verb in self.config.two_person_verbs
+        if two_person and user == action.requested_by:
             who = _who(rule.approvers)
             return Decision(
                 False,
@@ -179,9 +184,11 @@ def parse_policy(
         rate_window=timedelta(minutes=_int(raw, "rate_window_minutes", 10, problems, source)),
         cooldown=timedelta(minutes=_int(raw, "cooldown_minutes", 0, problems, source)),
         envs=dict(base.envs),
+        two_person_verbs=_verbs(raw, "two_person_verbs", base.two_person_verbs, problems, source),
+        export_first_verbs=_verbs(raw, "export_first_verbs", (), problems, source),
     )
     for env, table in raw.items():
-        if env in ("channels", "rate_limit", "rate_window_minutes", "cooldown_minutes"):
+        if env in (*TOP_KEYS, "two_person_verbs", "export_first_verbs"):
             continue
         if env not in environments:
             problems.append(f"{source}: policy.{env}: `{env}` is not one of the environments.")
@@ -194,6 +201,20 @@ def parse_policy(
                 verb_table, env, f"{source}: policy.{env}.verbs.{verb}", problems, config.envs[env]
             )
     return config
+
+
+TOP_KEYS = ("channels", "rate_limit", "rate_window_minutes", "cooldown_minutes")
+
+
+def _verbs(
+    raw: dict[str, Any], key: str, default: tuple[str, ...], problems: list[str], source: str
+) -> tuple[str, ...]:
+    """A list of verbs: `two_person_verbs` (default restore), `export_first_verbs` (none)."""
+    value = raw.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{source}: policy.{key} must be a list of verbs.")
+        return default
+    return tuple(value)
 
 
 def _rule(table: Any, env: str, where: str, problems: list[str], inherited: Rule) -> Rule:

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from gcp.log_queries import PRESETS
 from handlers import (
+    backups,
+    db_kit,
     disable_version,
+    indexes,
+    restore,
     revisions,
     roll_forward,
     rollback,
@@ -58,6 +62,7 @@ class RunbookAction:
     change: ChangeSteps | None = None  # a change action is planned, confirmed and executed
     params: Callable[[Command], dict[str, Any]] = field(default=lambda cmd: {})
     policy_verb: str = ""  # the [policy] rules' key; the action's name by default
+    target: str = ""  # the change's target when the command names none (the database)
 
     @property
     def policy_key(self) -> str:
@@ -222,6 +227,85 @@ ACTIONS: dict[str, RunbookAction] = _register(
         answer=_history,
     ),
 )
+DATABASE_ACTIONS = _register(
+    RunbookAction(
+        "indexes",
+        Verb(
+            "indexes",
+            "indexes [COLLECTION]",
+            "Firestore's composite indexes: collection, fields and order, state.",
+            "/ops indexes orders --env prod",
+            optional_positionals=("collection",),
+        ),
+        answer=_on_platform(indexes.run),
+    ),
+    RunbookAction(
+        "create-index",
+        Verb(
+            "create-index",
+            "create-index COLLECTION FIELD:asc|desc,…",
+            "Plan a composite index; the thread says when it is ready.",
+            "/ops create-index orders customerId:asc,createdAt:desc",
+            positionals=("collection", "fields"),
+            flags=("env", "override"),
+        ),
+        change=indexes.CREATE,
+        params=lambda cmd: dict(cmd.args),
+        target=db_kit.TARGET,
+    ),
+    RunbookAction(
+        "delete-index",
+        Verb(
+            "delete-index",
+            "delete-index INDEX_ID",
+            "Plan deleting an index, naming the logged queries on its collection.",
+            "/ops delete-index CICAgOjXh4EK --env staging",
+            positionals=("index",),
+            flags=("env", "override"),
+        ),
+        change=indexes.DELETE,
+        params=lambda cmd: dict(cmd.args),
+        target=db_kit.TARGET,
+    ),
+    RunbookAction(
+        "backups",
+        Verb(
+            "backups",
+            "backups",
+            "Firestore exports in the backup bucket, newest first, and how old the newest is.",
+            "/ops backups --env prod",
+        ),
+        answer=lambda cmd, deps: backups.run(cmd, deps.platform, deps.config, deps.now()),
+    ),
+    RunbookAction(
+        "export",
+        Verb(
+            "export",
+            "export [--collections a,b]",
+            "Plan a Firestore export to gs://fluxori-<env>-backup/firestore/<date>.",
+            "/ops export --collections users,orders",
+            flags=("env", "collections", "override"),
+        ),
+        change=backups.EXPORT,
+        params=lambda cmd: {"collections": cmd.collections},
+        target=db_kit.TARGET,
+    ),
+    RunbookAction(
+        "restore",
+        Verb(
+            "restore",
+            "restore DATE [--collections a,b]",
+            "Plan importing an export over the current documents (two people, always).",
+            "/ops restore 2026-11-29 --collections users --env staging",
+            positionals=("date",),
+            flags=("env", "collections", "override"),
+        ),
+        change=restore.STEPS,
+        params=lambda cmd: {**cmd.args, "collections": cmd.collections},
+        target=db_kit.TARGET,
+    ),
+)
+ACTIONS.update(DATABASE_ACTIONS)
 VERBS: Mapping[str, Verb] = {a.name: a.grammar for a in ACTIONS.values() if a.grammar}
 
 

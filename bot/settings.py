@@ -24,6 +24,7 @@ class Settings:
     gcp_emulator_host: str = ""
     firestore_emulator_host: str = ""
     pubsub_emulator_host: str = ""
+    storage_emulator_host: str = ""  # Google's variable for Cloud Storage: http://host:port
     config_path: str = ""
     store: str = "sqlite:fluxori-ops.sqlite"
     jobs: str = "inline"
@@ -62,6 +63,7 @@ class Settings:
             gcp_emulator_host=env.get("GCP_EMULATOR_HOST", ""),
             firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST", ""),
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST", ""),
+            storage_emulator_host=env.get("STORAGE_EMULATOR_HOST", ""),
             config_path=env.get("BOT_CONFIG", ""),
             store=env.get("BOT_STORE") or "sqlite:fluxori-ops.sqlite",
             jobs=env.get("BOT_JOBS") or "inline",

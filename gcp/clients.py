@@ -51,8 +51,14 @@ FAST_SETTINGS = CallSettings(
 class Clients:
     """Lazily builds each client once; safe to share between threads."""
 
-    def __init__(self, emulator_host: str | None = None, settings: CallSettings | None = None):
+    def __init__(
+        self,
+        emulator_host: str | None = None,
+        settings: CallSettings | None = None,
+        storage_emulator_host: str | None = None,
+    ):
         self.emulator_host = emulator_host
+        self.storage_emulator_host = storage_emulator_host  # Cloud Storage speaks HTTP, not gRPC
         self.settings = settings or CallSettings()
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}

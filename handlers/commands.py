@@ -66,6 +66,8 @@ class Command:
     slo: str = ""  # slo-goal: the SLO's id, when the service has several
     goal_percent: float | None = None  # slo-goal: `--goal 99.5`
     window_days: int | None = None  # slo-goal: `--window 28d`
+    args: dict[str, str] = field(default_factory=dict)  # other positionals, by name
+    collections: str = ""  # `--collections users,orders`, checked by the action
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -176,6 +178,7 @@ _FLAG_VALUES = {
     "override": 'a reason, e.g. `--override "hotfix for the outage"`',
     "goal": "a percentage, e.g. `--goal 99.5`",
     "window": "whole days from 1 to 30, e.g. `--window 28d`",
+    "collections": "collection ids separated by commas, e.g. `--collections users,orders`",
 }
 
 
@@ -239,6 +242,8 @@ def _build(
         slo=values.get("slo", ""),
         goal_percent=goal,
         window_days=window_days,
+        args={k: v for k, v in values.items() if k not in ("service", "preset", "secret")},
+        collections=flags.get("collections", ""),
     )
 
 

@@ -36,10 +36,15 @@ class OpsConfig:
     # `storm_window_seconds` starts one group card for the policy instead of a card each.
     storm_threshold: int = 4
     storm_window_seconds: int = 600
+    backup_max_age_hours: int = 48  # `/ops backups` warns when the newest export is older
     extra: dict[str, object] = field(default_factory=dict)
 
     def env(self, name: str | None) -> Environment:
         return self.environments[name or self.default_env]
+
+    def backup_bucket(self, env: str) -> str:
+        """The runbook's `gs://fluxori-<environment>-backup`: the project's name + `-backup`."""
+        return f"{self.env(env).project}-backup"
 
     def service_ref(self, env: str, service: str) -> ServiceRef:
         environment = self.env(env)

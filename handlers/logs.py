@@ -10,6 +10,7 @@ from gcp.models import LogEntry
 from handlers import blocks as bk
 from handlers.commands import Command
 from handlers.config import OpsConfig
+from handlers.index_offers import offers
 from handlers.ports import Platform
 from handlers.timefmt import window
 
@@ -70,6 +71,7 @@ def render_errors(cmd: Command, entries: list[LogEntry], url: str) -> list[bk.Bl
         bk.header(title),
         bk.context(f"{len(groups)} distinct messages in {scanned}", _explorer(url)),
     ]
+    out += offers(entries, cmd.env)  # before the groups: bk.fit may cut the tail
     out += [bk.section(_group_text(g)) for g in shown]
     if len(groups) > len(shown):
         out.append(bk.context(f"{len(groups) - len(shown)} more messages not shown; use --limit."))
@@ -101,6 +103,7 @@ def render_entries(cmd: Command, entries: list[LogEntry], url: str) -> list[bk.B
     if not entries:
         out.append(bk.section(f"No matching entries in the last {window(cmd.since)}."))
         return out
+    out += offers(entries, cmd.env)
     out += [bk.section(_entry_text(e)) for e in entries]
     return bk.fit(out)
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the client libraries load on first use, not at start-up (cold starts)
+    from gcp.firestore_admin import FirestoreAdminAdapter
     from gcp.logs import LoggingAdapter
     from gcp.monitoring import MonitoringAdapter
     from gcp.run import CloudRunAdapter
     from gcp.secrets import SecretManagerAdapter
+    from gcp.storage import StorageAdapter
 
 
 @dataclass(frozen=True)
@@ -18,3 +20,5 @@ class Platform:
     logs: LoggingAdapter
     monitoring: MonitoringAdapter
     secrets: SecretManagerAdapter
+    firestore_admin: FirestoreAdminAdapter
+    storage: StorageAdapter

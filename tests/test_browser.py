@@ -182,9 +182,9 @@ def test_rollback_needs_a_second_person_and_moves_traffic(browser: Browser) -> N
     composer = page.get_by_label("Message #fluxori-ops")
     composer.fill("/ops r")
     verbs = page.get_by_role("listbox", name="Commands").get_by_role("option")
-    expect(verbs).to_have_count(4)
+    expect(verbs).to_have_count(5)
     expect(verbs.locator(".name")).to_have_text(
-        ["revisions", "rollback", "roll-forward", "rotate-secret"]
+        ["revisions", "rollback", "roll-forward", "rotate-secret", "restore"]
     )
     browser.shot("1-verbs")
 

@@ -65,6 +65,7 @@ NOT_SET_ON_CLOUD_RUN = {
     "GCP_EMULATOR_HOST": "emulators only; production uses Google's endpoints",
     "FIRESTORE_EMULATOR_HOST": "emulators only",
     "PUBSUB_EMULATOR_HOST": "emulators only",
+    "STORAGE_EMULATOR_HOST": "emulators only",
     "SLACK_API_URL": "the Slack emulator; production uses Slack's own Web API",
     "SLACK_APP_TOKEN": "Socket Mode on a laptop; Cloud Run receives HTTP events",
     "ALERTS_SUBSCRIPTION": "Socket Mode's streaming pull; Cloud Run gets alerts pushed",
@@ -82,11 +83,14 @@ BOT_ROLES = {
     "google_project_iam_custom_role.reader.name",
     "google_project_iam_custom_role.secret_rotator.name",
     "google_project_iam_custom_role.store.name",
+    "google_project_iam_custom_role.database_operator.name",
+    "google_project_iam_custom_role.backup_reader.name",
     "roles/pubsub.publisher",
     "roles/secretmanager.secretAccessor",
 }
 # Google API method the gcp adapters call -> the IAM permissions it needs (Google's IAM
 # permissions reference for Cloud Run, Secret Manager, Logging and Monitoring).
+CLIENT_PLUMBING = {"api_endpoint", "close"}  # client attributes that call no Google API
 PERMISSIONS_BY_METHOD: dict[str, tuple[str, ...]] = {
     "get_service": ("run.services.get",),
     "list_revisions": ("run.revisions.list",),
@@ -106,6 +110,22 @@ PERMISSIONS_BY_METHOD: dict[str, tuple[str, ...]] = {
     "list_service_level_objectives": ("monitoring.slos.list",),
     "get_service_level_objective": ("monitoring.slos.get",),
     "update_service_level_objective": ("monitoring.slos.update",),
+    # Firestore Admin ("Required permissions" of each method) and Cloud Storage's objects.list.
+    "list_indexes": ("datastore.indexes.list",),
+    "create_index": ("datastore.indexes.create",),
+    "delete_index": ("datastore.indexes.delete",),
+    "export_documents": ("datastore.databases.export",),
+    "import_documents": ("datastore.databases.import",),
+    "firestore_operation.done": ("datastore.operations.get",),
+    "list_blobs": ("storage.objects.list",),
+}
+# Granted to Firestore's service agent on the backup bucket, not to the bot: it writes exports
+# and reads imports (https://cloud.google.com/firestore/docs/manage-data/export-import).
+FIRESTORE_AGENT_PERMISSIONS = {
+    "storage.buckets.get",
+    "storage.objects.create",
+    "storage.objects.get",
+    "storage.objects.list",
 }
 # Methods only adapter methods that bot/ and handlers/ never call send, so nothing is granted
 # for them: Google method -> that adapter method.
@@ -219,12 +239,16 @@ def custom_roles() -> dict[str, tuple[str, set[str]]]:
 
 def google_methods() -> set[str]:
     """Public methods of the Google clients the gcp adapters build."""
+    from google.cloud.firestore_admin_v1 import FirestoreAdminClient
     from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
     from google.cloud.monitoring_v3 import MetricServiceClient, ServiceMonitoringServiceClient
     from google.cloud.run_v2 import RevisionsClient, ServicesClient
     from google.cloud.secretmanager_v1 import SecretManagerServiceClient
+    from google.cloud.storage import Client as StorageClient
 
     clients = (
+        FirestoreAdminClient,
+        StorageClient,
         ServicesClient,
         RevisionsClient,
         SecretManagerServiceClient,
@@ -236,7 +260,9 @@ def google_methods() -> set[str]:
         name
         for client in clients
         for name in dir(client)
-        if not name.startswith(("_", "from_", "parse_", "common_")) and not name.endswith("_path")
+        if not name.startswith(("_", "from_", "parse_", "common_"))
+        and not name.endswith("_path")
+        and name not in CLIENT_PLUMBING
     }
 
 
@@ -380,6 +406,7 @@ def test_terraform_grants_each_role_and_nothing_broader() -> None:
             "google_project_iam_member",
             "google_secret_manager_secret_iam_member",
             "google_pubsub_topic_iam_member",
+            "google_storage_bucket_iam_member",
         )
         for name, body in resources(kind).items()
         if "local.bot_member" in body
@@ -394,7 +421,10 @@ def test_terraform_grants_each_role_and_nothing_broader() -> None:
     assert set(project_wide) == {
         "google_project_iam_custom_role.reader.name",
         "google_project_iam_custom_role.store.name",
+        "google_project_iam_custom_role.database_operator.name",  # no narrower resource
     }
+    backups = bot_grants["google_storage_bucket_iam_member.bot_lists_backups"]
+    assert 'bucket = "${var.fluxori_project}-backup"' in backups
     assert (
         "project = var.fluxori_project"
         in project_wide["google_project_iam_custom_role.reader.name"]
@@ -422,6 +452,8 @@ def test_every_google_method_the_adapters_call_is_granted_and_nothing_else() -> 
     called = {m for m in google_methods() if re.search(rf"[.\"]{m}\b", GCP_SOURCE)}
     if "operation.done(" in GCP_SOURCE:
         called.add("operation.done")
+    if "FirestoreAdminClient" in GCP_SOURCE and "operation.done(" in GCP_SOURCE:
+        called.add("firestore_operation.done")
     unmapped = called - set(PERMISSIONS_BY_METHOD)
     assert not unmapped, (
         f"add these methods and their permissions to PERMISSIONS_BY_METHOD: {unmapped}"
@@ -431,6 +463,8 @@ def test_every_google_method_the_adapters_call_is_granted_and_nothing_else() -> 
         assert f".{adapter_method}(" not in production, f"{method} is now used: grant it"
     needed = {p for m in called - set(NOT_GRANTED) for p in PERMISSIONS_BY_METHOD[m]}
     roles = custom_roles()
+    agent = roles.pop("firestore_agent_backup")
+    assert agent == ("fluxori", FIRESTORE_AGENT_PERMISSIONS)
     granted = {p for name, (project, perms) in roles.items() if project == "fluxori" for p in perms}
     assert granted == needed
     assert "secretmanager.versions.access" not in granted

@@ -93,7 +93,8 @@ def _known(request: ChangeRequest, deps: Deps) -> Decision:
     config = deps.config
     if request.env not in config.environments:
         return Decision(False, f"`{request.env}` is not one of the environments.")
-    if request.target not in (*config.services, *config.secrets):
+    own_target = registry.ACTIONS[request.verb].target  # the database, for its actions
+    if request.target not in (*config.services, *config.secrets, *filter(None, [own_target])):
         return Decision(False, f"`{request.target}` is not a service or secret I manage.")
     return ALLOW
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import registry
+from bot.changes import export_first
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.slack import cards
@@ -88,7 +89,10 @@ def propose(request: ChangeRequest, deps: Deps) -> Action | None:
         Event(deps.now(), "planned", request.user, plan.title),
     )
     log.info("change_planned", action_id=action.id, **request.describe())
-    return deps.store.get(action.id)
+    planned = deps.store.get(action.id)
+    if planned is not None:
+        export_first.offer(planned, deps)
+    return planned
 
 
 def _record(request: ChangeRequest, plan: Plan, deps: Deps) -> Action:

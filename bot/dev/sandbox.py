@@ -26,6 +26,7 @@ import requests
 from bot.dev import sandbox_page
 from bot.dev.local_google import AUDIENCE, PUSH_ACCOUNT, LocalGoogleCerts
 from bot.dev.sample_alerts import SampleAlerts, UnknownSample
+from bot.dev.sandbox_db import database_state
 from bot.dev.slack_emulator import SlackEmulator
 from bot.dev.slack_emulator.wire import Request, Response, json_response
 from gcp.emulator import Emulator
@@ -80,6 +81,7 @@ class Sandbox:
             "SLACK_API_URL": self.slack.api_url,
             "SLACK_OPS_CHANNEL": "C_OPS",
             "GCP_EMULATOR_HOST": self.gcp.address,
+            "STORAGE_EMULATOR_HOST": self.gcp.storage_url,
             "BOT_STORE": f"sqlite:{self.workdir}/actions.sqlite",
             "BOT_JOBS": "inline",
             "PUSH_AUDIENCE": AUDIENCE,
@@ -153,7 +155,8 @@ def gcp_state(gcp: Emulator) -> dict[str, Any]:
         project: gcp.secrets.versions(project, "jwt-secret")
         for project in ("fluxori-dev", "fluxori-staging", "fluxori-prod")
     }
-    return {"services": services, "secrets": project_secrets}
+    databases = {project: database_state(gcp, project) for project in project_secrets}
+    return {"services": services, "secrets": project_secrets, "databases": databases}
 
 
 def _slos(gcp: Emulator, service_name: str) -> list[str]:

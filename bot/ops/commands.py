@@ -41,7 +41,8 @@ def register(app: App, deps: Deps) -> None:
     def answer(cmd: Command) -> list[bk.Block]:
         if cmd.verb == "history":  # the store, not Google: nothing worth sharing
             return answer_blocks(cmd, deps)
-        key = (cmd.verb, cmd.env, cmd.service, cmd.preset, cmd.since, cmd.limit)
+        args = tuple(sorted(cmd.args.items()))
+        key = (cmd.verb, cmd.env, cmd.service, cmd.preset, cmd.since, cmd.limit, args)
         return shared.call(key, lambda: answer_blocks(cmd, deps))
 
     deps.runners[JOB_KIND] = job_inputs.runner(
@@ -113,7 +114,7 @@ def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
     return ChangeRequest(
         verb=cmd.verb,
         env=cmd.env,
-        target=cmd.service or cmd.secret,
+        target=cmd.service or cmd.secret or registry.ACTIONS[cmd.verb].target,
         user=str(body.get("user_id", "")),
         channel=str(body.get("channel_id", "")),
         origin="command",

@@ -141,3 +141,72 @@ resource "google_secret_manager_secret_iam_member" "bot_reads_own_secrets" {
   member     = local.bot_member
   depends_on = [google_secret_manager_secret.config]
 }
+
+# --- the database chapter: Firestore indexes, exports, imports; the backup bucket ----------
+
+# Firestore's indexes, exports and imports are database-level methods with no narrower IAM
+# resource than the project; predefined roles that cover them (datastore.indexAdmin,
+# datastore.importExportAdmin) also list operations or read documents.
+resource "google_project_iam_custom_role" "database_operator" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsDatabaseOperator"
+  title       = "Fluxori ops bot: Firestore indexes, export and import"
+  description = "indexes, create-index, delete-index, export, restore; no document access."
+  permissions = [
+    "datastore.indexes.list",     # indexes, and every index plan checks what exists
+    "datastore.indexes.create",   # create-index
+    "datastore.indexes.delete",   # delete-index
+    "datastore.databases.export", # export, and restore's export first in prod
+    "datastore.databases.import", # restore
+    "datastore.operations.get",   # following an index build, an export or an import
+  ]
+}
+
+resource "google_project_iam_member" "bot_operates_database" {
+  project = var.fluxori_project
+  role    = google_project_iam_custom_role.database_operator.name
+  member  = local.bot_member
+}
+
+resource "google_project_iam_custom_role" "backup_reader" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsBackupReader"
+  title       = "Fluxori ops bot: list the backup bucket"
+  description = "backups and restore's plan list the exports' objects; nothing is read or written."
+  permissions = [
+    "storage.objects.list", # backups: each export's objects, sizes and metadata file
+  ]
+}
+
+# The backup bucket only, never the project's other buckets.
+resource "google_storage_bucket_iam_member" "bot_lists_backups" {
+  bucket = "${var.fluxori_project}-backup"
+  role   = google_project_iam_custom_role.backup_reader.name
+  member = local.bot_member
+}
+
+# Firestore writes an export and reads an import as its own service agent, not as the bot
+# (https://cloud.google.com/firestore/docs/manage-data/export-import#permissions): it alone
+# writes to the backup bucket, and only there.
+data "google_project" "fluxori" {
+  project_id = var.fluxori_project
+}
+
+resource "google_project_iam_custom_role" "firestore_agent_backup" {
+  project     = var.fluxori_project
+  role_id     = "fluxoriOpsFirestoreAgentBackup"
+  title       = "Firestore service agent: write exports to and read imports from the backup bucket"
+  description = "Granted on the backup bucket to Firestore's own service agent; no delete."
+  permissions = [
+    "storage.buckets.get",    # export and import check the bucket
+    "storage.objects.create", # export writes its files
+    "storage.objects.get",    # import reads them
+    "storage.objects.list",   # import finds an export's files
+  ]
+}
+
+resource "google_storage_bucket_iam_member" "firestore_agent_backup" {
+  bucket = "${var.fluxori_project}-backup"
+  role   = google_project_iam_custom_role.firestore_agent_backup.name
+  member = "serviceAccount:service-${data.google_project.fluxori.number}@gcp-sa-firestore.iam.gserviceaccount.com"
+}

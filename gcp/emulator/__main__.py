@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
     print(f"listening on {args.host}:{port}", flush=True)
+    print(f"Cloud Storage: STORAGE_EMULATOR_HOST={emulator.storage_url}", flush=True)
     stopped.wait()
     emulator.stop()
     print("stopped", flush=True)

@@ -137,3 +137,10 @@ def click_payload(
 
 def thread_messages(stack: Stack, root: dict[str, Any], containing: str) -> list[dict[str, Any]]:
     return [m for m in stack.slack.replies(OPS_CHANNEL, root["ts"]) if containing in text_of(m)]
+
+
+def private_answer(stack: Stack, text: str, user: str = ALICE) -> str:
+    """Send `/ops text`; the text of the last answer only `user` sees (a refusal, a usage)."""
+    assert stack.slack.slash_command(user, OPS_CHANNEL, text=text).status == 200
+    stack.idle()
+    return text_of(stack.slack.ephemerals(user, OPS_CHANNEL)[-1])

@@ -112,6 +112,7 @@ def bot_settings(slack: SlackEmulator, gcp: Emulator, tmp_path: Path) -> Setting
         slack_api_url=slack.api_url,
         ops_channel=OPS_CHANNEL,
         gcp_emulator_host=gcp.address,
+        storage_emulator_host=gcp.storage_url,
         store=f"sqlite:{tmp_path / 'actions.sqlite'}",
         push_audience=AUDIENCE,
         push_service_account=PUSH_ACCOUNT,

@@ -857,7 +857,7 @@ function drawGcp() {
   const projects = [...new Set([...PROJECT_ORDER, ...Object.keys(byProject), ...Object.keys(app.gcp.secrets)])]
     .filter((p) => byProject[p] || app.gcp.secrets[p]);
   for (const project of projects) { // a project that changes opens, so the change is seen
-    const seen = JSON.stringify([byProject[project], app.gcp.secrets[project]]);
+    const seen = JSON.stringify([byProject[project], app.gcp.secrets[project], app.gcp.databases?.[project]]);
     const before = app.gcpSeen[project];
     if (before !== undefined && before !== seen) app.gcpOpen.add(project);
     app.gcpSeen[project] = seen;
@@ -866,7 +866,8 @@ function drawGcp() {
     const details = h("details", { open: app.gcpOpen.has(project), "data-project": project },
       h("summary", {}, project, h("span", { class: "env", text: "africa-south1" })),
       (byProject[project] || []).map(serviceView),
-      secretView(project, app.gcp.secrets[project] || []));
+      secretView(project, app.gcp.secrets[project] || []),
+      databaseView(project, app.gcp.databases?.[project]));
     details.addEventListener("toggle", () => {
       if (details.open) app.gcpOpen.add(project); else app.gcpOpen.delete(project);
     });
@@ -904,6 +905,17 @@ function secretView(project, versions) {
     h("span", { class: `version ${state}`, title: state.toLowerCase(), text: `v${version} ${state.toLowerCase()}` }));
   return flashIfChanged(h("section", { class: "secret", "data-secret": `${project}/jwt-secret` },
     h("h3", { text: "jwt-secret" }), h("div", { class: "revisions" }, chips)), `${project}:secret`, versions);
+}
+
+function databaseView(project, db) {
+  if (!db) return h("span");
+  const indexes = db.indexes.map((i) =>
+    h("div", { class: `index ${i.state}`, "data-testid": "index", text: `${i.collection}: ${i.fields} · ${i.state}` }));
+  const exports = db.exports.map((e) =>
+    h("div", { class: "export", "data-testid": "export", text: `${e.date} · ${(e.size / 1e6).toFixed(1)} MB${e.complete ? "" : " · incomplete"}` }));
+  return flashIfChanged(h("section", { class: "secret", "data-database": project },
+    h("h3", { text: "Firestore indexes" }), h("div", {}, indexes),
+    h("h3", { text: `Exports in gs://${project}-backup/firestore/` }), h("div", {}, exports)), `${project}:database`, db);
 }
 
 // -- alerts panel
