@@ -17,7 +17,6 @@ from bot.ops import history, scale_modal
 from bot.runtime import job_inputs, logs
 from bot.runtime.coalesce import Coalescer
 from bot.runtime.jobs import QueueFull, expected_wait, queued_jobs
-from bot.slack.pacing import Priority
 from bot.slack.replies import gcp_problem
 from bot.store import Event
 from gcp.errors import GcpError
@@ -132,11 +131,10 @@ def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[
     cmd = registry.parse(p["text"], deps.config)
     where = history.environment_label(cmd) if cmd.verb == "history" else cmd.env
     who = bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{where}*")
-    deps.outbox.post(
+    deps.outbox.answer(
         p["channel_id"],
         bk.fit([who, *answer(cmd)], limit=bk.MAX_BLOCKS),
         key=answer_key(p),
-        priority=Priority.NORMAL,
         fallback_url=p["response_url"],
     )
 

@@ -71,6 +71,27 @@ class Outbox:
         entry = self._entry(Kind.POST, key, channel, blocks, text, thread_ts=thread_ts)
         self._send_soon(replace(entry, priority=priority, fallback_url=fallback_url))
 
+    def answer(
+        self, channel: str, blocks: list[Block], *, key: str, fallback_url: str = ""
+    ) -> None:
+        """A read answer, a message of its own in the channel. When Slack's budget has room it
+        is sent at once without being recorded first (the job that made it lived in memory
+        too); it is recorded when it must wait for the budget or Slack fails, and from then on
+        delivered like any other entry."""
+        entry = self._entry(Kind.POST, key, channel, blocks, "")
+        entry = replace(entry, priority=Priority.NORMAL, fallback_url=fallback_url)
+        if not self._sender.send_now(entry):
+            self._store.outbox_add(entry)
+            self._sender.add(entry)
+            return
+        try:
+            self._send(entry)
+            log.info("slack_message_delivered", key=key, attempts=1)
+        except Exception as err:  # kept, then handled as any entry: retried, or dropped
+            log.warning("slack_answer_recorded_after_failure", key=key, error=type(err).__name__)
+            self._store.outbox_add(entry)
+            self._deliver_one(key)
+
     def update(
         self,
         channel: str,
@@ -121,9 +142,23 @@ class Outbox:
     def _send_soon(self, entry: OutboxEntry) -> None:
         self._store.outbox_add(entry)
         try:
-            self._deliver(queue=entry.queue)
+            if entry.queue == entry.key:
+                self._deliver_alone(entry.key)
+            else:
+                self._deliver(queue=entry.queue)
         except Exception:  # recorded: the sweep delivers it
             log.exception("slack_delivery_failed", key=entry.key)
+
+    def _deliver_alone(self, key: str) -> None:
+        """An entry with a queue of its own: nothing is ahead of it, so the others are not
+        read. It waits when it is not due (a 429's Retry-After) or the budget is short."""
+        entry = self._store.outbox_get(key)
+        if entry is None or entry.state is not OutboxState.PENDING or entry.due_at > self._now():
+            return
+        if self._sender.send_now(entry):
+            self._deliver_one(key)
+        else:
+            self._sender.add(entry)
 
     def _deliver(self, queue: str | None) -> int:
         """Send the due entries (of `queue`), in creation order per queue: what Slack's budget
