@@ -89,6 +89,8 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         logs=lazy("gcp.logs", "LoggingAdapter", clients),
         monitoring=lazy("gcp.monitoring", "MonitoringAdapter", clients),
         secrets=lazy("gcp.secrets", "SecretManagerAdapter", clients),
+        audit=lazy("gcp.audit_logs", "AuditLogAdapter", clients),
+        health=lazy("gcp.revision_health", "RevisionHealthAdapter", clients),
     )
     slack = web_client(settings.slack_bot_token, settings.slack_api_url)
     ops_config = config_loader.resolve_channel(ops_config, slack)

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the client libraries load on first use, not at start-up (cold starts)
+    from gcp.audit_logs import AuditLogAdapter
     from gcp.logs import LoggingAdapter
     from gcp.monitoring import MonitoringAdapter
+    from gcp.revision_health import RevisionHealthAdapter
     from gcp.run import CloudRunAdapter
     from gcp.secrets import SecretManagerAdapter
 
@@ -18,3 +20,5 @@ class Platform:
     logs: LoggingAdapter
     monitoring: MonitoringAdapter
     secrets: SecretManagerAdapter
+    audit: AuditLogAdapter
+    health: RevisionHealthAdapter

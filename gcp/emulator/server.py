@@ -6,6 +6,8 @@ from concurrent import futures
 
 import grpc
 
+from gcp.emulator.audit import AuditTrail
+from gcp.emulator.change_seed import seed_changes
 from gcp.emulator.cloud_run import CloudRun
 from gcp.emulator.core import Faults
 from gcp.emulator.logs import Logs
@@ -26,6 +28,7 @@ class Emulator:
         self.logs = Logs()
         self.secrets = SecretManager()
         self.monitoring = Monitoring(self.run)
+        self.audit = AuditTrail(self.logs)
         self._server: grpc.Server | None = None
         self.port = 0
         if seed == "fluxori":
@@ -33,6 +36,8 @@ class Emulator:
             self.logs.seed_fluxori(revisions=self.run.revision_names())
             self.secrets.seed_fluxori()
             self.monitoring.seed_fluxori()
+            seed_changes(self.run, self.monitoring, self.audit)
+        self.run.audit = self.secrets.audit = self.audit  # changes from now on are audited
 
     @property
     def address(self) -> str:
