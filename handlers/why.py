@@ -140,31 +140,35 @@ def verdict(finding: Finding) -> str:
         troubled = finding.troubled.revision if finding.troubled else "the serving revision"
         return (
             f":mag: No change explains it: no revision took traffic in the window, and the"
-            f" {_trouble_words(finding.trouble)} rose on {bk.code(troubled)}, which had been"
+            f" {trouble_words(finding.trouble)} rose on {bk.code(troubled)}, which had been"
             " serving before it began."
         )
     return ":rotating_light: " + change_sentence(finding)
 
 
 def change_sentence(finding: Finding) -> str:
-    """ "5xx began N minutes after `rev-B` took traffic at T (by …); `rev-A` … served at X%."""
+    """ "5xx began N after `rev-B` took traffic at T (by …): X%. `rev-A` served before at Y%."""
+    text = change_sentence_start(finding) + "."
+    healthy = finding.last_healthy
+    if healthy is not None:
+        image = finding.last_healthy_image
+        shown = f" (image {bk.code(image)})" if image else ""
+        text += f" {bk.code(healthy.revision)}{shown} served before it at {rate_text(healthy)}."
+    return text
+
+
+def change_sentence_start(finding: Finding) -> str:
+    """ "5xx began N after `rev-B` took traffic at T (by …): X% 5xx, p95 Y ms"."""
     suspect, took = finding.suspect, finding.took_traffic
     assert suspect is not None
     assert took is not None
     gap = (finding.trouble_began or took) - took
     when = f"{human(gap)} after" if gap > timedelta(0) else "as soon as"
-    text = (
-        f"{_trouble_words(finding.trouble).capitalize()} began {when}"
+    return (
+        f"{trouble_words(finding.trouble).capitalize()} began {when}"
         f" {bk.code(suspect.revision)} took traffic at {bk.slack_date(took)}"
-        f" ({who(finding.origin)}): {_rate(suspect)}."
+        f" ({who(finding.origin)}): {rate_text(suspect)}"
     )
-    healthy = finding.last_healthy
-    if healthy is not None:
-        image = (
-            f" (image {bk.code(finding.last_healthy_image)})" if finding.last_healthy_image else ""
-        )
-        text += f" {bk.code(healthy.revision)}{image} served before it at {_rate(healthy)}."
-    return text
 
 
 def who(origin: Origin) -> str:
@@ -177,11 +181,11 @@ def who(origin: Origin) -> str:
     return "no change record found near it"
 
 
-def _trouble_words(trouble: str) -> str:
+def trouble_words(trouble: str) -> str:
     return "5xx" if trouble == "errors" else "p95 latency"
 
 
-def _rate(health: RevisionHealth) -> str:
+def rate_text(health: RevisionHealth) -> str:
     p95 = f", p95 {health.latency_p95_ms:.0f} ms" if health.latency_p95_ms is not None else ""
     return f"{health.error_rate * 100:.1f}% 5xx{p95}"
 
@@ -249,9 +253,8 @@ def _health_line(health: RevisionHealth) -> str:
     if health.first_served and health.last_served:
         first, last = health.first_served, health.last_served
         served = f" · served {bk.slack_date(first, '{time}')}–{bk.slack_date(last, '{time}')}"
-    return (
-        f"• {bk.code(health.revision)}: *{_rate(health)}* · {health.requests:,.0f} requests{served}"
-    )
+    requests = f"{health.requests:,.0f} requests"
+    return f"• {bk.code(health.revision)}: *{rate_text(health)}* · {requests}{served}"
 
 
 def errors_text(evidence: Evidence, finding: Finding) -> str:

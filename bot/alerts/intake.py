@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.alerts import evidence
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.push_auth import PushAuthError, PushVerifier
@@ -87,11 +88,14 @@ def _publish(incident: Incident, deps: Deps) -> None:
     channel = deps.config.channel
     opened = deps.store.get_record(RECORD, incident.incident_id)
     if incident.state == "open":
-        ts = deps.messenger.post(channel, alerts.card(incident), alerts.fallback(incident))
+        found = evidence.compute(incident, deps)
+        card = alerts.card(incident, evidence=found)
+        ts = deps.messenger.post(channel, card, alerts.fallback(incident))
         deps.store.put_record(
             RECORD,
             incident.incident_id,
-            {"channel": channel, "ts": ts, "incident": _dump(incident)},
+            {"channel": channel, "ts": ts, "incident": _dump(incident)}
+            | evidence.record_fields(found),
         )
         return
     if opened is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.deps import Deps
 from bot.store import Action, Filters, State
 from handlers import blocks as bk
@@ -17,12 +19,15 @@ MAX_RECORDS = 50
 
 
 def answer(cmd: Command, deps: Deps) -> list[bk.Block]:
-    since = why.since_of(cmd)
-    filters = Filters(
-        env=cmd.env, target=cmd.service, since=deps.now() - since - MATCH_WITHIN, limit=MAX_RECORDS
-    )
-    changes = [bot_change(a) for a in deps.store.search(filters) if a.state not in CHANGED_NOTHING]
+    changes = recent_changes(deps, cmd.env, cmd.service, why.since_of(cmd))
     return why.run(cmd, deps.platform, deps.config, changes)
+
+
+def recent_changes(deps: Deps, env: str, service: str, since: timedelta) -> list[BotChange]:
+    """Changes the bot made to the service in the window (a little before it, to match)."""
+    start = deps.now() - since - MATCH_WITHIN
+    filters = Filters(env=env, target=service, since=start, limit=MAX_RECORDS)
+    return [bot_change(a) for a in deps.store.search(filters) if a.state not in CHANGED_NOTHING]
 
 
 def bot_change(action: Action) -> BotChange:
