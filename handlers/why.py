@@ -35,6 +35,9 @@ REVISIONS_READ = 20
 ERROR_SCAN = 300
 MAX_TIMELINE = 15
 MAX_GROUPS = 5
+ROLLBACK_BUTTON = "why.rollback"
+ERRORS_BUTTON = "why.errors"
+SCALE_BUTTON = "why.scale_up"
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ def render(env: str, evidence: Evidence, finding: Finding) -> list[bk.Block]:
     if evidence.slos:
         out.append(bk.section("*SLO*\n" + "\n".join(slo_text(s) for s in evidence.slos)))
     out.append(bk.section("*Runbook*\n" + runbook_step(env, evidence.ref.service, finding)))
+    steps = step_buttons(env, evidence.ref.service, finding)
+    if steps:
+        out.append(bk.actions(f"why:{env}:{evidence.ref.service}", *steps))
     out.append(bk.context(*sources(evidence)))  # one element per link: each stays short
     return bk.fit(out)
 
@@ -288,6 +294,31 @@ def runbook_step(env: str, service: str, finding: Finding) -> str:
     if finding.trouble:
         return f"Read the errors and logs: {bk.code(f'/ops errors {service} --env {env}')}"
     return "Nothing to do from the runbook."
+
+
+def step_buttons(env: str, service: str, finding: Finding) -> list[bk.Block]:
+    """The runbook step as buttons: roll back to the last healthy one, or errors and scaling."""
+    healthy = finding.last_healthy
+    if finding.suspect is not None and healthy is not None:
+        value = button_value(env, service, healthy.revision)
+        return [bk.button(f"Roll back to {healthy.revision}", ROLLBACK_BUTTON, value, "danger")]
+    if not finding.trouble:
+        return []
+    value = button_value(env, service, "")
+    return [
+        bk.button("Show errors", ERRORS_BUTTON, value),
+        bk.button("Scale up", SCALE_BUTTON, value),
+    ]
+
+
+def button_value(env: str, service: str, revision: str) -> str:
+    return f"{env}|{service}|{revision}"
+
+
+def parse_button_value(value: str) -> tuple[str, str, str]:
+    """(env, service, revision); empty strings for anything unreadable."""
+    parts = value.split("|")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", "")
 
 
 def sources(evidence: Evidence) -> list[str]:
