@@ -13,9 +13,8 @@ from typing import Any
 
 from gcp.clients import Clients
 from gcp.diagnosis_models import AuditEntry, Query
-from gcp.errors import translated
 from gcp.log_queries import SERVICE_NAME, logs_explorer_url
-from gcp.logs import windowed
+from gcp.logs import LoggingAdapter, windowed
 from gcp.models import ServiceRef
 
 ACTIVITY_LOG = "cloudaudit.googleapis.com%2Factivity"
@@ -44,41 +43,17 @@ def secret_filter(project: str, secret: str) -> str:
 
 class AuditLogAdapter:
     def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
-    def _client(self) -> Any:
-        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
-        from google.cloud.logging_v2.services.logging_service_v2.transports import (
-            LoggingServiceV2GrpcTransport,
-        )
-
-        return self._clients.get(
-            "logging",
-            lambda: self._clients.build(LoggingServiceV2Client, LoggingServiceV2GrpcTransport),
-        )
+        self._logs = LoggingAdapter(clients)
 
     def entries(
         self, project: str, filter_: str, since: timedelta, until: datetime | None = None
     ) -> tuple[list[AuditEntry], Query]:
         """Entries matching `filter_` in [until - since, until], oldest first, and the query."""
         end = until or datetime.now(UTC)
-        request = {
-            "resource_names": [f"projects/{project}"],
-            "filter": windowed(filter_, end - since, end),
-            "order_by": "timestamp asc",
-            "page_size": MAX_ENTRIES,
-        }
-        settings = self._clients.settings
-        found: list[AuditEntry] = []
-        with translated(f"Reading the audit logs of {project}"):
-            pager = self._client().list_log_entries(
-                request=request, retry=settings.retry(), timeout=settings.timeout
-            )
-            for message in pager:
-                found.append(_entry(message))
-                if len(found) >= MAX_ENTRIES:
-                    break
-        return found, Query(filter_, logs_explorer_url(project, filter_, since))
+        read = windowed(filter_, end - since, end)
+        found = self._logs.messages(project, read, MAX_ENTRIES, order_by="timestamp asc")
+        entries = [_entry(message) for message in found]
+        return entries, Query(filter_, logs_explorer_url(project, filter_, since))
 
 
 def _entry(message: Any) -> AuditEntry:

@@ -15,17 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 from google.cloud import monitoring_v3
-from google.cloud.monitoring_v3.services.metric_service import MetricServiceClient
-from google.cloud.monitoring_v3.services.metric_service.transports import (
-    MetricServiceGrpcTransport,
-)
 
-from gcp.clients import Clients
 from gcp.diagnosis_models import HealthReport, Query, RevisionHealth, Window
-from gcp.errors import translated
 from gcp.log_queries import SERVICE_NAME
 from gcp.models import ServiceRef
-from gcp.monitoring import REQUEST_COUNT, REQUEST_LATENCIES, percentile
+from gcp.monitoring import REQUEST_COUNT, REQUEST_LATENCIES, MonitoringAdapter, percentile
 
 CONSOLE_METRICS = "https://console.cloud.google.com/monitoring/metrics-explorer"
 POINTS = 24  # windows per diagnosis: fine enough to date a change, few enough to read fast
@@ -74,15 +68,8 @@ def explorer_url(project: str, filter_: str, aggregation: dict[str, Any], span: 
     return f"{CONSOLE_METRICS}?project={project}&pageState={quote(json.dumps(state), safe='')}"
 
 
-class RevisionHealthAdapter:
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
-    def _metrics(self) -> Any:
-        return self._clients.get(
-            "monitoring.metrics",
-            lambda: self._clients.build(MetricServiceClient, MetricServiceGrpcTransport),
-        )
+class RevisionHealthAdapter(MonitoringAdapter):
+    """Monitoring's time series read per revision (the same client and calls as its parent)."""
 
     def report(self, ref: ServiceRef, span: timedelta, end: datetime | None = None) -> HealthReport:
         """Every revision with requests in (end - span, end], oldest first."""
@@ -107,23 +94,6 @@ class RevisionHealthAdapter:
             Query(latency_filter, explorer_url(ref.project, latency_filter, latency_query, span)),
         )
         return HealthReport(tuple(revisions), queries, step)
-
-    def _series(
-        self, project: str, filter_: str, interval: dict[str, datetime], aggregation: Any
-    ) -> list[Any]:
-        request = {
-            "name": f"projects/{project}",
-            "filter": filter_,
-            "interval": interval,
-            "aggregation": aggregation,
-            "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
-        }
-        settings = self._clients.settings
-        with translated(f"Reading Cloud Monitoring data of {project}"):
-            pager = self._metrics().list_time_series(
-                request=request, retry=settings.retry(), timeout=settings.timeout
-            )
-            return [monitoring_v3.TimeSeries.pb(series) for series in pager]
 
 
 def _aggregation(seconds: int, *group_by: str) -> dict[str, Any]:

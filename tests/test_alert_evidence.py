@@ -10,8 +10,15 @@ from typing import Any
 from gcp.emulator.audit import SEEDED_DEPLOYER
 from gcp.emulator.core import RevisionHealth
 from tests.support.models import PROD_BACKEND
-from tests.support.slack import BOB, cards, click, previous_revision, push, serving, text_of
-from tests.support.stack import OPS_CHANNEL, Stack, eventually
+from tests.support.slack import (
+    cards,
+    confirmed_by_bob,
+    plan_from_button,
+    previous_revision,
+    push,
+    text_of,
+)
+from tests.support.stack import OPS_CHANNEL, Stack, every_revision_behaves
 
 ALERTS = Path(__file__).resolve().parent.parent / "bot" / "dev" / "sandbox_alerts"
 PROD_FRONTEND = PROD_BACKEND.name.replace("fluxori-backend", "fluxori-frontend")
@@ -48,28 +55,14 @@ def test_roll_back_from_the_card_proposes_the_last_healthy_revision(stack: Stack
     """Roll back plans 100% to the revision the evidence named; Bob's confirm moves traffic."""
     previous = previous_revision(stack, 1)
     card = push_sample(stack, "high-error-rate-open")
-    stack.slack.click("U_ALICE", OPS_CHANNEL, card["ts"], "alert.rollback")
-    stack.idle()
-    plan = eventually(
-        lambda: next(
-            (
-                m
-                for m in stack.slack.replies(OPS_CHANNEL, card["ts"])
-                if "action.confirm" in text_of(m)
-            ),
-            None,
-        ),
-        what="the plan card in the alert's thread",
-    )
+    plan = plan_from_button(stack, card, "alert.rollback", card["ts"])
     assert previous in text_of(plan)
-    click(stack, plan, "action.confirm", BOB)
-    assert serving(stack) == {previous: 100}
+    assert confirmed_by_bob(stack, plan) == {previous: 100}
 
 
 def test_latency_alert_without_a_change_says_so_and_offers_scaling(stack: Stack) -> None:
     """Every frontend revision is slow: no change to blame, so logs and Scale up, no Roll back."""
-    for revision in stack.gcp.run.revisions(PROD_FRONTEND):
-        stack.gcp.run.set_health(PROD_FRONTEND, revision.name.rsplit("/", 1)[-1], SLOW)
+    every_revision_behaves(stack, PROD_FRONTEND, SLOW)
     card = text_of(push_sample(stack, "high-latency-open", "fluxori-frontend"))
     assert "No change explains it" in card
     assert "Look at the logs and scaling." in card
@@ -84,11 +77,6 @@ def test_acknowledge_keeps_the_evidence(stack: Stack) -> None:
     card = push_sample(stack, "high-error-rate-open")
     stack.slack.click("U_ALICE", OPS_CHANNEL, card["ts"], "alert.ack")
     stack.idle()
-    redrawn = eventually(
-        lambda: next(
-            (m for m in stack.slack.messages(OPS_CHANNEL) if "is on it" in text_of(m)), None
-        ),
-        what="the acknowledged card",
-    )
+    redrawn = next(m for m in stack.slack.messages(OPS_CHANNEL) if "is on it" in text_of(m))
     assert f"Roll back to {previous}" in text_of(redrawn)
     assert "5xx began" in text_of(redrawn)

@@ -8,15 +8,16 @@ from gcp.emulator.core import RevisionHealth
 from tests.support.models import PROD_BACKEND
 from tests.support.slack import (
     ALICE,
-    BOB,
-    click,
     click_payload,
+    confirmed_by_bob,
+    plan_from_button,
     previous_revision,
+    reply_containing,
     send_interaction,
     serving,
     text_of,
 )
-from tests.support.stack import OPS_CHANNEL, Stack, eventually
+from tests.support.stack import OPS_CHANNEL, Stack, every_revision_behaves
 
 PROD_FRONTEND = PROD_BACKEND.name.replace("fluxori-backend", "fluxori-frontend")
 FAILING = RevisionHealth(error_rate=0.12, latency_ms=120.0)
@@ -30,43 +31,27 @@ def why_answer(stack: Stack, service: str) -> dict[str, Any]:
     return stack.slack.replies(OPS_CHANNEL, root["ts"])[0]
 
 
-def in_thread(stack: Stack, answer: dict[str, Any], containing: str) -> dict[str, Any]:
-    thread_ts = answer.get("thread_ts") or answer["ts"]
-    return eventually(
-        lambda: next(
-            (m for m in stack.slack.replies(OPS_CHANNEL, thread_ts) if containing in text_of(m)),
-            None,
-        ),
-        what=f"a message with {containing!r} in the thread",
-    )
-
-
 def test_roll_back_plans_the_last_healthy_revision_and_a_second_person_confirms(
     stack: Stack,
 ) -> None:
     """Roll back on the answer plans 100% to the revision it named; Bob's confirm moves it."""
     previous = previous_revision(stack, 1)
     answer = why_answer(stack, "fluxori-backend")
-    stack.slack.click(ALICE, OPS_CHANNEL, answer["ts"], "why.rollback")
-    stack.idle()
-    plan = in_thread(stack, answer, "action.confirm")
+    plan = plan_from_button(stack, answer, "why.rollback", answer["thread_ts"])
     assert previous in text_of(plan)
-    click(stack, plan, "action.confirm", BOB)
-    assert serving(stack) == {previous: 100}
+    assert confirmed_by_bob(stack, plan) == {previous: 100}
 
 
 def test_errors_and_scaling_when_no_healthy_revision_to_go_back_to(stack: Stack) -> None:
     """Every frontend revision fails: no Roll back; Show errors answers in the thread."""
-    for revision in stack.gcp.run.revisions(PROD_FRONTEND):
-        stack.gcp.run.set_health(PROD_FRONTEND, revision.name.rsplit("/", 1)[-1], FAILING)
+    every_revision_behaves(stack, PROD_FRONTEND, FAILING)
     answer = why_answer(stack, "fluxori-frontend")
     assert "why.rollback" not in text_of(answer)
     assert "why.scale_up" in text_of(answer)
     stack.slack.click(ALICE, OPS_CHANNEL, answer["ts"], "why.errors")
     stack.idle()
-    assert "Errors in fluxori-frontend · prod" in text_of(
-        in_thread(stack, answer, "asked: Show errors")
-    )
+    errors = reply_containing(stack, answer["thread_ts"], "asked: Show errors")
+    assert "Errors in fluxori-frontend · prod" in text_of(errors)
 
 
 def test_a_forged_value_naming_an_unknown_service_is_refused(stack: Stack) -> None:

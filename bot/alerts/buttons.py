@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from bot.deps import Deps
 from bot.ops import scale_modal
 from bot.ops.commands import answer_blocks
 from bot.runtime import job_inputs, logs
-from bot.runtime.jobs import QueueFull
+from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
 from bot.store import Event
 from handlers import alerts
@@ -49,14 +48,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def on_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
-    """Store what was clicked, by whom and where; the job checks and answers it."""
-    ack()
-    click = Click.from_body(body)
-    logs.bind_slack(user=click.user, command=click.button)
-    try:
-        job_inputs.submit(JOB_KIND, asdict(click), deps.store, deps.queue)
-    except QueueFull:
-        deps.messenger.respond_text(click.response_url, admission.BUSY)
+    queue_click(ack, body, deps, JOB_KIND)
 
 
 def on_scale_up(ack: Ack, body: dict[str, Any], deps: Deps) -> None:

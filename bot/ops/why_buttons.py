@@ -7,7 +7,6 @@ button's value names only environment, service and revision, each checked again 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -18,8 +17,8 @@ from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.ops import scale_modal
 from bot.ops.commands import answer_blocks
-from bot.runtime import job_inputs, logs
-from bot.runtime.jobs import QueueFull
+from bot.runtime import job_inputs
+from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
 from bot.store import Event
 from handlers import blocks as bk
@@ -39,13 +38,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def on_button(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
-    ack()
-    click = Click.from_body(body)
-    logs.bind_slack(user=click.user, command=click.button)
-    try:
-        job_inputs.submit(JOB_KIND, asdict(click), deps.store, deps.queue)
-    except QueueFull:
-        deps.messenger.respond_text(click.response_url, admission.BUSY)
+    queue_click(ack, body, deps, JOB_KIND)
 
 
 def on_scale_up(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
