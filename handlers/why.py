@@ -71,7 +71,9 @@ def gather(
     ref: ServiceRef,
     since: timedelta,
     changes: list[BotChange],
+    brief: bool = False,
 ) -> Evidence:
+    """Everything a diagnosis reads; `brief` (an alert's card) skips error groups and SLOs."""
     end = datetime.now(UTC)
     audit: list[AuditEntry] = []
     queries: list[Query] = []
@@ -80,7 +82,11 @@ def gather(
         audit += found
         queries.append(query)
     errors_filter = build_filter(ref.service, "errors")
-    errors = platform.logs.list_entries(ref.project, errors_filter, since=since, limit=ERROR_SCAN)
+    errors = (
+        []
+        if brief
+        else platform.logs.list_entries(ref.project, errors_filter, since=since, limit=ERROR_SCAN)
+    )
     return Evidence(
         ref=ref,
         since=since,
@@ -91,7 +97,7 @@ def gather(
         health=platform.health.report(ref, since, end),
         errors=errors,
         errors_query=Query(errors_filter, logs_explorer_url(ref.project, errors_filter, since)),
-        slos=platform.monitoring.slos(ref),
+        slos=[] if brief else platform.monitoring.slos(ref),
         changes=changes,
     )
 

@@ -37,7 +37,7 @@ def compute(incident: Incident, deps: Deps) -> AlertEvidence | None:
 def _read(incident: Incident, deps: Deps) -> AlertEvidence:
     ref = deps.config.service_ref(incident.env, incident.service)
     changes = recent_changes(deps, incident.env, incident.service, WINDOW)
-    read = why.gather(deps.platform, deps.config, ref, WINDOW, changes)
+    read = why.gather(deps.platform, deps.config, ref, WINDOW, changes, brief=True)
     finding = why.finding_of(read)
     serving = read.health.revisions[-1] if read.health.revisions else None
     baseline = None
