@@ -238,10 +238,8 @@ def timeline(evidence: Evidence) -> list[tuple[datetime, str]]:
 def _audit_text(entry: AuditEntry, changes: list[BotChange]) -> str:
     principal = bk.escape_clipped(entry.principal or "an unknown principal")
     by_bot = " (the bot's own call)" if bot_change_for(entry, changes) else ""
-    target = bk.code(entry.resource.rsplit("/", 2)[-1] if "/versions/" in entry.resource else "")
-    what = (
-        f"{bk.code(entry.verb)} {target}" if "/versions/" in entry.resource else bk.code(entry.verb)
-    )
+    _, versioned, version = entry.resource.rpartition("/versions/")
+    what = bk.code(entry.verb) + (f" version {bk.code(version)}" if versioned else "")
     return f"{what} by {principal}{by_bot} _(Audit Logs)_"
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from google.cloud import run_v2
+from google.cloud import run_v2, secretmanager_v1
 from google.cloud.run_v2.services.services.transports import ServicesGrpcTransport
+from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+    SecretManagerServiceGrpcTransport,
+)
 
 from gcp.clients import EMULATOR_PRINCIPAL
 from gcp.emulator.audit import PRINCIPAL_HEADER, SEEDED_DEPLOYER
@@ -51,6 +54,22 @@ def test_a_change_outside_the_bot_appears_with_its_principal(stack: Stack) -> No
     client.update_service(service=service, metadata=[(PRINCIPAL_HEADER, OUTSIDER)]).result()
     _, answer = run(stack, "why fluxori-backend --since 30m")
     assert f"`UpdateService` by {OUTSIDER} _(Audit Logs)_" in answer
+
+
+def test_a_secret_version_added_outside_the_bot_is_in_the_timeline(stack: Stack) -> None:
+    """A jwt-secret version added with Google's client shows, by its caller, in the backend's."""
+    client = secretmanager_v1.SecretManagerServiceClient(
+        transport=SecretManagerServiceGrpcTransport(channel=stack.bot.clients.channel())
+    )
+    added = client.add_secret_version(
+        parent=f"projects/{PROD_BACKEND.project}/secrets/jwt-secret",
+        payload=secretmanager_v1.SecretPayload(data=b"not-a-real-secret-0000"),
+        metadata=[(PRINCIPAL_HEADER, OUTSIDER)],
+    )
+    version = added.name.rsplit("/", 1)[-1]
+    _, answer = run(stack, "why fluxori-backend --since 30m")
+    assert f"`AddSecretVersion` version `{version}` by {OUTSIDER}" in answer
+    assert "not-a-real-secret" not in answer
 
 
 def test_a_change_through_the_bot_names_requester_and_approver(stack: Stack) -> None:
