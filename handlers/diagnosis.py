@@ -72,8 +72,10 @@ def diagnose(
     revisions: list[Revision],
     audit: list[AuditEntry],
     changes: list[BotChange],
+    resolution: timedelta = timedelta(minutes=1),
 ) -> Finding:
-    """`served`: every revision with requests in the window, ordered by when it first served."""
+    """`served`: every revision with requests in the window, ordered by when it first served;
+    `resolution`: the metrics' window, below which two moments cannot be told apart."""
     for index in range(len(served) - 1, -1, -1):
         health = served[index]
         before = _last_healthy_before(served[:index])
@@ -90,7 +92,7 @@ def diagnose(
             trouble,
             suspect=health,
             took_traffic=took,
-            trouble_began=max(began, took) if began else None,
+            trouble_began=_not_before(began, took, resolution),
             origin=origin_of(health.revision, took, revisions, audit, changes),
             last_healthy=before,
             last_healthy_image=_image(before, revisions),
@@ -104,6 +106,13 @@ def took_traffic_at(health: RevisionHealth, revisions: list[Revision]) -> dateti
     created = next((r.create_time for r in revisions if r.name == health.revision), None)
     first = health.first_served
     return max(first, created) if first and created else first
+
+
+def _not_before(began: datetime | None, took: datetime, resolution: timedelta) -> datetime | None:
+    """When the trouble began, as seen at `resolution`: within one window of `took` is `took`."""
+    if began is None:
+        return None
+    return took if began - took <= resolution else began
 
 
 def _last_healthy_before(earlier: tuple[RevisionHealth, ...]) -> RevisionHealth | None:

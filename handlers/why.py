@@ -117,6 +117,7 @@ def finding_of(evidence: Evidence) -> Finding:
         evidence.revisions,
         evidence.audit,
         evidence.changes,
+        timedelta(seconds=evidence.health.step_seconds),
     )
 
 

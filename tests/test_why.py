@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from google.cloud import run_v2, secretmanager_v1
@@ -11,7 +12,9 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 )
 
 from gcp.clients import EMULATOR_PRINCIPAL
+from gcp.diagnosis_models import RevisionHealth, Window
 from gcp.emulator.audit import PRINCIPAL_HEADER, SEEDED_DEPLOYER
+from handlers.diagnosis import diagnose
 from tests.support.models import PROD_BACKEND
 from tests.support.slack import BOB, click, plan, previous_revision, run
 from tests.support.stack import Stack
@@ -93,3 +96,19 @@ def test_an_unknown_service_is_refused_with_the_choices(stack: Stack) -> None:
     assert reply.status == 200
     assert "Unknown service" in reply.body
     assert "fluxori-backend" in reply.body
+
+
+def test_errors_a_window_after_the_arrival_began_with_it() -> None:
+    """Errors first counted in the window after a revision's first are dated to its arrival."""
+    start = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    step = timedelta(minutes=5)
+
+    def window(index: int, errors: float) -> Window:
+        return Window(start + index * step, start + (index + 1) * step, 100.0, errors)
+
+    old = RevisionHealth("a", (window(0, 0.0), window(1, 0.0)), 100.0)
+    new = RevisionHealth("b", (window(1, 0.0), window(2, 12.0), window(3, 12.0)), 900.0)
+    finding = diagnose((old, new), start, [], [], [], step)
+    assert finding.suspect == new
+    assert finding.last_healthy == old
+    assert finding.trouble_began == finding.took_traffic == start + step
