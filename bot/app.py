@@ -12,7 +12,7 @@ from slack_bolt.response import BoltResponse
 from bot.alerts import buttons
 from bot.changes import listeners, maintenance, verify
 from bot.deps import Deps
-from bot.ops import commands, db_buttons, home, scale_modal
+from bot.ops import commands, db_buttons, home, scale_modal, why_buttons
 from bot.runtime import logs
 
 log = logs.get(__name__)
@@ -49,6 +49,7 @@ def build_app(deps: Deps) -> App:
     buttons.register(app, deps)
     home.register(app, deps)
     db_buttons.register(app, deps)
+    why_buttons.register(app, deps)
     maintenance.register(deps)
     verify.register(deps)
     return app

@@ -97,6 +97,8 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         secrets=lazy("gcp.secrets", "SecretManagerAdapter", clients),
         firestore_admin=lazy("gcp.firestore_admin", "FirestoreAdminAdapter", clients),
         storage=lazy("gcp.storage", "StorageAdapter", clients),
+        audit=lazy("gcp.audit_logs", "AuditLogAdapter", clients),
+        health=lazy("gcp.revision_health", "RevisionHealthAdapter", clients),
     )
     pacer = Pacer(settings.slack_rate_scale)
     slack = web_client(settings.slack_bot_token, settings.slack_api_url, pacer)

@@ -48,6 +48,12 @@ def _on_platform(handler: Handler) -> ReadAnswer:
     return lambda cmd, deps: handler(cmd, deps.platform, deps.config)
 
 
+def _why(cmd: Command, deps: Deps) -> list[Block]:
+    from bot.ops import why  # adds the bot's own change records: bot-side
+
+    return why.answer(cmd, deps)
+
+
 def _history(cmd: Command, deps: Deps) -> list[Block]:
     from bot.ops import history  # history renders the store's records: bot-side
 
@@ -211,6 +217,19 @@ ACTIONS: dict[str, RunbookAction] = _register(
             "goal_percent": cmd.goal_percent,
             "window_days": cmd.window_days,
         },
+    ),
+    RunbookAction(
+        "why",
+        Verb(
+            "why",
+            "why SERVICE [--since 2h]",
+            "What changed and did the trouble start with it: changes from every source, health"
+            " per revision, new errors, SLO burn, and the runbook step that fits.",
+            "/ops why fluxori-backend --since 2h",
+            positionals=("service",),
+            flags=("env", "since"),
+        ),
+        answer=_why,
     ),
     RunbookAction(
         "history",

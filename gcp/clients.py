@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # imported on first use: a cold start acknowledges Slack with
     from google.auth.credentials import AnonymousCredentials
 
 T = TypeVar("T")
+# Who the bot is to the emulator: with no bearer token to name the caller, the emulator reads
+# this header (gcp/emulator/audit.py) and logs the bot's changes under the bot's account.
+PRINCIPAL_HEADER = "x-emulator-principal"
+EMULATOR_PRINCIPAL = "fluxori-ops-bot@fluxori-ops.iam.gserviceaccount.com"
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ class Clients:
             assert self.emulator_host is not None
             import grpc
 
-            self._channel = grpc.insecure_channel(self.emulator_host)
+            channel = grpc.insecure_channel(self.emulator_host)
+            self._channel = grpc.intercept_channel(channel, _principal_interceptor())
         return self._channel
 
     def credentials(self) -> AnonymousCredentials | None:
@@ -96,3 +101,17 @@ class Clients:
                 self._channel.close()
                 self._channel = None
             self._cache.clear()
+
+
+def _principal_interceptor() -> grpc.UnaryUnaryClientInterceptor[Any, Any]:
+    """Adds the emulator's principal header to every unary call."""
+    import grpc
+
+    class Principal(grpc.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+        def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+            metadata = list(details.metadata or ())
+            if all(key != PRINCIPAL_HEADER for key, _ in metadata):  # a caller's own one wins
+                metadata.append((PRINCIPAL_HEADER, EMULATOR_PRINCIPAL))
+            return continuation(details._replace(metadata=metadata), request)
+
+    return Principal()

@@ -43,27 +43,34 @@ class LoggingAdapter:
         until: datetime | None = None,
     ) -> list[LogEntry]:
         """Up to `limit` entries matching `filter_` in [until - since, until], newest first."""
+        end = until or datetime.now(UTC)
+        found = self.messages(project, windowed(filter_, end - since, end), limit)
+        return [to_entry(message) for message in found]
+
+    def messages(
+        self, project: str, filter_: str, limit: int, order_by: str = "timestamp desc"
+    ) -> list[Any]:
+        """Up to `limit` of the Logging API's own LogEntry messages (proto-plus) matching
+        `filter_` as given (with its own time window), for readers of other payloads."""
         if limit <= 0:
             return []
-        end = until or datetime.now(UTC)
         settings = self._clients.settings
         request = {
             "resource_names": [f"projects/{project}"],
-            "filter": windowed(filter_, end - since, end),
-            "order_by": "timestamp desc",
+            "filter": filter_,
+            "order_by": order_by,
             "page_size": max(1, min(limit, MAX_PAGE_SIZE)),
         }
-        entries: list[LogEntry] = []
+        found: list[Any] = []
         with translated(f"Reading logs of {project}"):
             pager = self._client().list_log_entries(
                 request=request, retry=settings.retry(), timeout=settings.timeout
             )
             for message in pager:
-                entries.append(to_entry(message))
-                if len(entries) >= limit:
+                found.append(message)
+                if len(found) >= limit:
                     break  # before the pager fetches another page
-
-        return entries
+        return found
 
 
 def windowed(filter_: str, start: datetime, end: datetime) -> str:

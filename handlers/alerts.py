@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from handlers import alert_evidence
 from handlers import blocks as bk
+from handlers.alert_evidence import AlertEvidence
 from handlers.config import OpsConfig
 from handlers.markdown import to_mrkdwn
 from handlers.pubsub import UnreadableAlert
@@ -182,7 +184,10 @@ def buttons_for(incident: Incident) -> tuple[tuple[str, str], ...]:
     return BUTTONS.get(incident.runbook, DEFAULT_BUTTONS)
 
 
-def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
+def card(
+    incident: Incident, acked_by: str = "", evidence: AlertEvidence | None = None
+) -> list[bk.Block]:
+    """The alert's card; `evidence` says what change, if any, explains the incident."""
     icon = SEVERITY_ICONS.get(incident.severity.lower(), ":bell:")
     where = " · ".join(
         x
@@ -207,6 +212,8 @@ def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
     ]
     if facts:
         out.append(bk.section(" · ".join(facts)))
+    if evidence is not None:
+        out.append(bk.section(evidence.text))
     if incident.documentation.strip():
         out.append(bk.section(to_mrkdwn(incident.documentation, bk.CONSOLE)))
     out.append(bk.context(*_links(incident)))
@@ -214,9 +221,8 @@ def card(incident: Incident, acked_by: str = "") -> list[bk.Block]:
         out.append(bk.context(UNMAPPED))
     if acked_by:
         out.append(bk.context(f":eyes: <@{acked_by}> is on it"))
-    elements = [
-        bk.button(label, action_id, incident.key) for label, action_id in buttons_for(incident)
-    ]
+    steps = alert_evidence.buttons(evidence, buttons_for(incident))
+    elements = [bk.button(label, action_id, incident.key) for label, action_id in steps]
     if not acked_by:
         elements.append(bk.button("Acknowledge", ACK, incident.key))
     if elements:

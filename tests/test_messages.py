@@ -244,7 +244,12 @@ def test_budget_is_said_as_left_or_exhausted(remaining: float | None, expected: 
 
 
 def test_overspent_slo_says_the_budget_is_exhausted(stack: Stack) -> None:
-    """The seeded burning SLO reads "exhausted … used", with no negative percentage."""
+    """An SLO overspent by a day of errors reads "exhausted … used", with no negative percentage."""
+    name = PROD_BACKEND.name
+    newest = stack.gcp.run.get(name).latest_ready_revision
+    stack.gcp.monitoring.note_split_change(
+        name, {newest: 100}, datetime.now(UTC) - timedelta(days=1)
+    )
     _, answer = run(stack, "slo fluxori-backend")
     assert "error budget *exhausted* (" in answer
     assert "% of it used)" in answer

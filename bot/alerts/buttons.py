@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.alerts import storm
+from bot.alerts import evidence, storm
 from bot.alerts.incident_records import RECORD, load
 from bot.changes import admission
 from bot.changes.admission import ChangeRequest
@@ -91,7 +91,7 @@ def on_click(click: Click, deps: Deps) -> None:
             user=click.user,
             channel=record["channel"],
             origin="alert",
-            params={"to": ""},
+            params={"to": _proposed_revision(record)},
             response_url=click.response_url,
             thread_ts=record["ts"],
             alert_id=incident.incident_id,
@@ -99,6 +99,12 @@ def on_click(click: Click, deps: Deps) -> None:
         admission.handle(request, deps)
     elif click.button in READS and incident.known_service:
         _answer(click, incident, record, deps)
+
+
+def _proposed_revision(record: dict[str, Any]) -> str:
+    """The last healthy revision the card's evidence named; "" lets the rollback choose."""
+    found = evidence.stored(record)
+    return found.rollback_to if found else ""
 
 
 def _answer(click: Click, incident: alerts.Incident, record: dict[str, Any], deps: Deps) -> None:
@@ -153,7 +159,8 @@ def _acknowledge(incident: alerts.Incident, record: dict[str, Any], user: str, d
     ):
         return
     deps.store.put_record(RECORD, incident.incident_id, {**record, "acked_by": user})
-    deps.messenger.update(record["channel"], record["ts"], alerts.card(incident, acked_by=user))
+    card = alerts.card(incident, acked_by=user, evidence=evidence.stored(record))
+    deps.messenger.update(record["channel"], record["ts"], card)
     deps.messenger.post(
         record["channel"], [bk.context(f":eyes: <@{user}> is on it.")], thread_ts=record["ts"]
     )

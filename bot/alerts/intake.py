@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.alerts import storm
+from bot.alerts import evidence, storm
 from bot.alerts.incident_records import RECORD, dump, load
 from bot.deps import Deps
 from bot.runtime import logs
@@ -88,11 +88,14 @@ def _publish(incident: Incident, deps: Deps) -> None:
     if incident.state == "open" and _grouped(incident, deps):
         return
     if incident.state == "open":
-        ts = deps.messenger.post(channel, alerts.card(incident), alerts.fallback(incident))
+        found = evidence.compute(incident, deps)
+        card = alerts.card(incident, evidence=found)
+        ts = deps.messenger.post(channel, card, alerts.fallback(incident))
         deps.store.put_record(
             RECORD,
             incident.incident_id,
-            {"channel": channel, "ts": ts, "incident": dump(incident)},
+            {"channel": channel, "ts": ts, "incident": dump(incident)}
+            | evidence.record_fields(found),
         )
         return
     if opened is None:

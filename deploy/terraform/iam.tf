@@ -44,8 +44,9 @@ resource "google_project_iam_custom_role" "reader" {
   description = "Granted on the project: operations, log entries, metrics and SLOs have no narrower resource."
   permissions = [
     "run.operations.get",         # polling an update's long-running operation (a project resource)
-    "logging.logEntries.list",    # errors and logs presets
-    "monitoring.timeSeries.list", # slo, the rollback check, alert cards' figures
+    "logging.logEntries.list",    # errors and logs presets; why's Admin Activity audit entries
+    #                               (Data Access audit logs would need privateLogEntries.list: not read)
+    "monitoring.timeSeries.list", # slo, the rollback check, alert cards' figures, why's per-revision health
     "monitoring.services.list",   # slo: the Monitoring service watching a Cloud Run service
     "monitoring.slos.list",       # slo: its objectives
     "monitoring.slos.get",        # slo-goal: the goal and window right before the update

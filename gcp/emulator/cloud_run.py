@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.cloud import run_v2
@@ -63,6 +63,9 @@ from gcp.emulator.run_template import (
     set_ready,
     template_problems,
 )
+
+if TYPE_CHECKING:
+    from gcp.emulator.audit import AuditTrail
 
 SERVICES_API = "google.cloud.run.v2.Services"
 REVISIONS_API = "google.cloud.run.v2.Revisions"
@@ -132,6 +135,7 @@ class CloudRun(TrafficSource):
         self._health: dict[tuple[str, str], RevisionHealth] = {}
         self._failures: list[str] = []
         self._split_changed: dict[str, datetime] = {}
+        self.audit: AuditTrail | None = None  # where changes are audit-logged, if anywhere
 
     # --- state, for the seed, tests and the sandbox ----------------------------------------
 
@@ -289,7 +293,10 @@ class CloudRun(TrafficSource):
             if request.validate_only:
                 return self._dry_run(current, proposed)
             creating = self._check(current, proposed)
-            return self._apply(current, proposed, creating)
+            operation = self._apply(current, proposed, creating)
+        if self.audit is not None:
+            self.audit.run_change("UpdateService", current.name)
+        return operation
 
     def _dry_run(self, current: Any, proposed: Any) -> Message:
         """Every check, and nothing changes: not even the names the next update generates."""

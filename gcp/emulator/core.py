@@ -7,6 +7,7 @@ faults (a status code or a delay for the next N calls) before the real behaviour
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
 import time
@@ -22,6 +23,16 @@ if TYPE_CHECKING:
     Handler = grpc.GenericRpcHandler[Any, Any]
 else:
     Handler = grpc.GenericRpcHandler
+
+# The metadata of the call being answered, for behaviour that depends on the caller (audit logs).
+_CALL_METADATA: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "call_metadata", default=None
+)
+
+
+def call_metadata() -> Mapping[str, str]:
+    """The request metadata (lower-case keys) of the RPC being answered on this thread."""
+    return _CALL_METADATA.get() or {}
 
 
 class EmulatorError(Exception):
@@ -108,11 +119,15 @@ def _answer(
                 time.sleep(fault.delay)  # the fault being emulated is a slow answer
             if fault.code is not None:
                 context.abort(fault.code, fault.message)
+        metadata = {key.lower(): str(value) for key, value in context.invocation_metadata()}
+        token = _CALL_METADATA.set(metadata)
         try:
             return method.handler(request)
         except EmulatorError as err:
             context.abort(err.code, err.message)
             raise  # unreachable: abort raises
+        finally:
+            _CALL_METADATA.reset(token)
 
     return answer
 

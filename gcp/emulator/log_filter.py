@@ -223,12 +223,12 @@ def normalise_path(field: str) -> tuple[str, ...]:
         return (root, *rest)
     if root == "httpRequest" and len(rest) == 1 and _camel(rest[0]) in HTTP_REQUEST_FIELDS:
         return (root, _camel(rest[0]))
-    if root == "jsonPayload" and rest:
+    if root in ("jsonPayload", "protoPayload") and rest:
         return (root, *rest)
     raise FilterError(
         f"unknown or unsupported field {field!r}; the emulator supports resource.type, "
         "resource.labels.KEY, labels.KEY, severity, timestamp, logName, textPayload, "
-        "jsonPayload.PATH and httpRequest.FIELD"
+        "jsonPayload.PATH, protoPayload.PATH and httpRequest.FIELD"
     )
 
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import google_crc32c
 import grpc
@@ -30,6 +30,9 @@ from gcp.emulator.core import (
     paginate,
     service_handler,
 )
+
+if TYPE_CHECKING:
+    from gcp.emulator.audit import AuditTrail
 
 State = sm.SecretVersion.State
 MAX_PAYLOAD_BYTES = 64 * 1024  # "Must be no larger than 64KiB."
@@ -74,6 +77,7 @@ class SecretManager:
         self.clock = clock
         self._lock = threading.Lock()
         self._secrets: dict[str, _Secret] = {}  # projects/P/secrets/S -> secret
+        self.audit: AuditTrail | None = None  # where changes are audit-logged, if anywhere
 
     # --- state, for the seed, tests and the sandbox
 
@@ -167,7 +171,7 @@ class SecretManager:
         with self._lock:
             secret = self._secret(request.parent)
             version = self._append(secret, data, self.clock(), State.ENABLED)
-            return _message(request.parent, version)
+        return self._audited("AddSecretVersion", _message(request.parent, version))
 
     def access(self, request: Any) -> Any:
         with self._lock:
@@ -178,10 +182,17 @@ class SecretManager:
             return _pb(sm.AccessSecretVersionResponse)(name=name, payload=payload)
 
     def enable(self, request: Any) -> Any:
-        return self._set_state(request.name, request.etag, State.ENABLED)
+        changed = self._set_state(request.name, request.etag, State.ENABLED)
+        return self._audited("EnableSecretVersion", changed)
 
     def disable(self, request: Any) -> Any:
-        return self._set_state(request.name, request.etag, State.DISABLED)
+        changed = self._set_state(request.name, request.etag, State.DISABLED)
+        return self._audited("DisableSecretVersion", changed)
+
+    def _audited(self, method: str, version: Any) -> Any:
+        if self.audit is not None:
+            self.audit.secret_change(method, version.name)
+        return version
 
     def _set_state(self, name: str, etag: str, state: int) -> Any:
         with self._lock:

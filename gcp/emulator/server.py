@@ -7,6 +7,8 @@ from concurrent import futures
 import grpc
 
 from gcp.emulator import index_logs
+from gcp.emulator.audit import AuditTrail
+from gcp.emulator.change_seed import seed_changes
 from gcp.emulator.cloud_run import CloudRun
 from gcp.emulator.core import Faults
 from gcp.emulator.firestore_admin import FirestoreAdmin
@@ -32,6 +34,7 @@ class Emulator:
         self.storage = Storage()  # Cloud Storage's JSON API, on its own HTTP port
         self.firestore_admin = FirestoreAdmin(self.storage)
         self.firestore_admin.other_operations = self.run.get_operation  # one Operations API
+        self.audit = AuditTrail(self.logs)
         self._server: grpc.Server | None = None
         self.port = 0
         if seed == "fluxori":
@@ -41,6 +44,8 @@ class Emulator:
             self.monitoring.seed_fluxori()
             self.firestore_admin.seed_fluxori()
             index_logs.seed_fluxori(self.logs, self.run.revision_names())
+            seed_changes(self.run, self.monitoring, self.audit)
+        self.run.audit = self.secrets.audit = self.audit  # changes from now on are audited
 
     @property
     def address(self) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import requests
 
 from tests.support.models import PROD_BACKEND
-from tests.support.stack import OPS_CHANNEL, Stack
+from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -133,6 +133,31 @@ def click_payload(
         "trigger_id": "1.2.3",
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
     }
+
+
+def reply_containing(stack: Stack, thread_ts: str, text: str) -> dict[str, Any]:
+    """The first message in the thread of `thread_ts` whose blocks contain `text`."""
+
+    def found() -> dict[str, Any] | None:
+        replies = stack.slack.replies(OPS_CHANNEL, thread_ts)
+        return next((m for m in replies if text in text_of(m)), None)
+
+    return eventually(found, what=f"a reply containing {text!r}")
+
+
+def plan_from_button(
+    stack: Stack, message: dict[str, Any], action_id: str, thread_ts: str
+) -> dict[str, Any]:
+    """Alice presses `action_id` on `message`; the plan card it posts in `thread_ts`."""
+    stack.slack.click(ALICE, OPS_CHANNEL, message["ts"], action_id)
+    stack.idle()
+    return reply_containing(stack, thread_ts, "action.confirm")
+
+
+def confirmed_by_bob(stack: Stack, plan_card: dict[str, Any]) -> dict[str, int]:
+    """Bob confirms the plan; the traffic split after it."""
+    click(stack, plan_card, "action.confirm", BOB)
+    return serving(stack)
 
 
 def thread_messages(stack: Stack, root: dict[str, Any], containing: str) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from bot.runtime.jobs import InlineQueue
 from bot.settings import Settings
 from gcp.clients import FAST_SETTINGS
 from gcp.emulator import Emulator
+from gcp.emulator.core import RevisionHealth
 from gcp.models import ServiceChange, ServiceRef
 from gcp.run import CloudRunAdapter
 
@@ -156,3 +157,9 @@ def change_out_of_band(stack: Stack, service: ServiceRef, min_instances: int) ->
     run = CloudRunAdapter(stack.bot.clients)
     etag = run.get_service(service).etag
     run.update_scaling(service, ServiceChange(min_instances=min_instances), etag)
+
+
+def every_revision_behaves(stack: Stack, service_name: str, health: RevisionHealth) -> None:
+    """Every revision of the service answers as `health` says (no deploy to blame)."""
+    for revision in stack.gcp.run.revisions(service_name):
+        stack.gcp.run.set_health(service_name, revision.name.rsplit("/", 1)[-1], health)
