@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import grpc
 
+from bot.dev.slack_emulator.transport import BotResponse
 from bot.store import Filters, State
 from tests.support.models import PROD_BACKEND
 from tests.support.slack import (
@@ -83,15 +84,16 @@ def test_concurrent_confirms_execute_once(stack: Stack) -> None:
     """Ten concurrent clicks by two people: one execution, the rest told who got there first."""
     target = previous_revision(stack)
     card = plan(stack, "rollback fluxori-backend")
+
+    def confirm(i: int) -> BotResponse | None:
+        try:
+            return stack.slack.click((BOB, CAROL)[i % 2], OPS_CHANNEL, card["ts"], "action.confirm")
+        except LookupError:  # the card lost its buttons first: Slack shows nothing to click
+            return None
+
     with ThreadPoolExecutor(10) as pool:
-        replies = list(
-            pool.map(
-                lambda i: stack.slack.click(
-                    (BOB, CAROL)[i % 2], OPS_CHANNEL, card["ts"], "action.confirm"
-                ),
-                range(10),
-            )
-        )
+        replies = [r for r in pool.map(confirm, range(10)) if r is not None]
+    assert replies
     assert all(r.status == 200 for r in replies)
     stack.idle()
     assert serving(stack) == {target: 100}
@@ -99,7 +101,7 @@ def test_concurrent_confirms_execute_once(stack: Stack) -> None:
     assert record is not None
     assert [e.kind for e in record.events].count("started") == 1
     too_late = [m for user in (BOB, CAROL) for m in stack.slack.ephemerals(user, OPS_CHANNEL)]
-    assert len(too_late) == 9
+    assert len(too_late) == len(replies) - 1
     assert all("Too late" in text_of(m) or "in progress" in text_of(m) for m in too_late)
 
 

@@ -181,15 +181,19 @@ class Outbox:
         return sent
 
     def _deliver_one(self, key: str) -> bool:
-        """True once the entry is finished (sent, or refused for good by Slack)."""
-        for _ in range(3):  # again only when a newer update replaced it while it was sent
-            entry = self._store.outbox_claim(key, self._lease, self._now(), LEASE)
-            if entry is None:
-                return False
-            finished = self._attempt(entry)
-            if finished is not None:
-                return finished
-        return False
+        """Send one entry (its budget already taken): True when it is finished (sent, or
+        refused for good by Slack) or was replaced while it was sent (the newer content then
+        waits for a budget of its own), False when it is left pending."""
+        entry = self._store.outbox_claim(key, self._lease, self._now(), LEASE)
+        if entry is None:
+            return False
+        finished = self._attempt(entry)
+        if finished is None:
+            newer = self._store.outbox_get(key)
+            if newer is not None and newer.state is OutboxState.PENDING:
+                self._sender.add(newer)
+            return True
+        return finished
 
     def _attempt(self, entry: OutboxEntry) -> bool | None:
         """Send once: True if finished, False if left pending, None if replaced meanwhile."""

@@ -57,8 +57,10 @@ class PacedSender:
         return self._pacer.try_take(item.method, item.channel, Priority(item.priority)) == 0
 
     def add(self, entry: OutboxEntry) -> None:
+        """Wait for the budget, then send; an entry being sent now is sent again after."""
         with self._changed:
-            if entry.key not in self._items:
+            held = self._items.get(entry.key)
+            if held is None or held.key == self._sending:
                 self._items[entry.key] = waiting(entry, next(self._seq))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="slack-sender", daemon=True)
@@ -99,13 +101,16 @@ class PacedSender:
                     return
                 if item is None:
                     continue
+                self._sending = item.key
             try:
                 finished = self._deliver(item.key)
             except Exception:  # recorded: the sweep delivers it
                 log.exception("slack_delivery_failed", key=item.key)
                 finished = False
             with self._changed:
-                self._items.pop(item.key, None)
+                self._sending = ""
+                if self._items.get(item.key) is item:
+                    del self._items[item.key]
                 if not finished:  # what follows in its queue must not overtake it
                     for key in [k for k, w in self._items.items() if w.queue == item.queue]:
                         del self._items[key]
