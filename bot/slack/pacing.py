@@ -64,19 +64,20 @@ def priority(level: Priority) -> Iterator[None]:
 
 
 @dataclass
-class Bucket:
-    """A token bucket: `capacity` calls at once, refilled at `rate` calls per second."""
+class Budget:
+    """One kind of call as a schedule (the generic cell rate algorithm): one call every
+    `interval` seconds, and up to `burst` calls ahead of the schedule."""
 
-    capacity: float
-    rate: float
-    tokens: float
-    updated: float
+    interval: float
+    burst: float
+    due: float = 0.0  # when the schedule would place the next call
 
-    def wait_for_token(self, now: float) -> float:
+    def delay(self, now: float) -> float:
         """Seconds until a call may go (0: now)."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        return max(0.0, self.due - (self.burst - 1) * self.interval - now)
+
+    def take(self, now: float) -> None:
+        self.due = max(self.due, now) + self.interval
 
 
 class Pacer:
@@ -86,7 +87,7 @@ class Pacer:
 
     def __init__(self, scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._scale, self._clock = scale, clock
-        self._buckets: dict[tuple[str, str], Bucket] = {}
+        self._budgets: dict[tuple[str, str], Budget] = {}
         self._waiters: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._tickets = itertools.count()
         self._changed = threading.Condition()
@@ -103,9 +104,10 @@ class Pacer:
             heapq.heappush(waiting, ticket)
             try:
                 while True:
-                    delay = self._bucket(key).wait_for_token(self._clock())
+                    now = self._clock()
+                    delay = self._budget(key).delay(now)
                     if waiting[0] == ticket and not delay:
-                        self._buckets[key].tokens -= 1
+                        self._budget(key).take(now)
                         return
                     self._changed.wait(delay or None)
             finally:
@@ -120,11 +122,11 @@ class Pacer:
         if key is None:
             return 0.0
         with self._changed:
-            delay = self._bucket(key).wait_for_token(self._clock())
-            ahead = any(prio <= level for prio, _ in self._waiters.get(key, ()))
-            if delay or ahead:
-                return max(delay, 1 / self._bucket(key).rate / 4)
-            self._buckets[key].tokens -= 1
+            now, budget = self._clock(), self._budget(key)
+            delay = budget.delay(now)
+            if delay or any(prio <= level for prio, _ in self._waiters.get(key, ())):
+                return max(delay, budget.interval / 4)
+            budget.take(now)
             return 0.0
 
     def seconds_for(self, posts: int) -> float:
@@ -136,18 +138,16 @@ class Pacer:
             return method, channel
         return (method, "") if method in METHOD_TIERS else None
 
-    def _bucket(self, key: tuple[str, str]) -> Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            capacity, rate = self._limit(key[0])
-            bucket = self._buckets[key] = Bucket(capacity, rate, capacity, self._clock())
-        return bucket
+    def _budget(self, key: tuple[str, str]) -> Budget:
+        if key not in self._budgets:
+            self._budgets[key] = self._allowance(key[0])
+        return self._budgets[key]
 
-    def _limit(self, method: str) -> tuple[float, float]:
+    def _allowance(self, method: str) -> Budget:
         if method == POST_METHOD:
-            return POST_BURST, POSTS_PER_SECOND * self._scale
-        rate = PER_MINUTE[METHOD_TIERS[method]] / 60 * self._scale
-        return max(2.0, rate * TIER_BURST_SECONDS), rate
+            return Budget(1 / (POSTS_PER_SECOND * self._scale), POST_BURST)
+        per_second = PER_MINUTE[METHOD_TIERS[method]] / 60 * self._scale
+        return Budget(1 / per_second, max(2.0, per_second * TIER_BURST_SECONDS))
 
 
 class PacedWebClient(KeepAliveWebClient):
