@@ -70,24 +70,36 @@ class Command:
     collections: str = ""  # `--collections users,orders`, checked by the action
 
 
-def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """' Did you mean x?' when a choice is close enough to be the word meant, else ''."""
-    close = _closest(word.lower(), choices)
+def suggest(
+    word: str, choices: list[str] | tuple[str, ...], careful: frozenset[str] = frozenset()
+) -> str:
+    """' Did you mean x?' when a choice is close enough to be the word meant, else ''.
+    A `careful` choice is suggested for a typo only one edit away."""
+    close = _closest(word.lower(), choices, careful)
     return f" Did you mean `{close}`?" if close else ""
 
 
-def _closest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+def _closest(
+    word: str, choices: list[str] | tuple[str, ...], careful: frozenset[str] = frozenset()
+) -> str:
     """A typo (one edit per three letters), else the one choice the word abbreviates
     (`revs`, `mem`), names a part of (`backend`) or extends (`--enviroment`); else ''."""
     if len(word) < 3 or not choices:
         return ""
     distance, best = min((_edits(word, c), c) for c in choices)
-    if distance <= len(word) // 3:
+    if distance <= (1 if best in careful else len(word) // 3):
         return best
     near = [
         c for c in choices if _abbreviates(word, c) or word in c.split("-") or word.startswith(c)
     ]
     return near[0] if len(near) == 1 else ""
+
+
+def _verb_hint(word: str, verbs: Mapping[str, Verb]) -> str:
+    """A mistyped verb's suggestion; a verb that changes something only for a one-letter slip
+    (`restart` is not a misspelt `restore`, which overwrites the database)."""
+    changing = frozenset(name for name, verb in verbs.items() if verb.mutating)
+    return suggest(word, tuple(verbs), changing)
 
 
 def _abbreviates(word: str, choice: str) -> bool:
@@ -136,7 +148,7 @@ def parse(text: str, config: OpsConfig, verbs: Mapping[str, Verb]) -> Command:
     verb = verbs.get(verb_name)
     if verb is None:
         raise UsageError(
-            f"{code(tokens[0])} is not an /ops command.{suggest(verb_name, tuple(verbs))}"
+            f"{code(tokens[0])} is not an /ops command.{_verb_hint(verb_name, verbs)}"
             " Type `/ops help` for the list."
         )
     flags, words = _split_flags(tokens[1:], verb, config)

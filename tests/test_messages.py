@@ -381,3 +381,14 @@ def test_scale_form_with_a_missing_value_marks_the_field(
     stack.idle()
     assert stack.slack.messages(OPS_CHANNEL) == []
     assert error_lines(log_lines) == []
+
+
+def test_a_verb_that_changes_something_is_suggested_only_for_a_slip(stack: Stack) -> None:
+    """`restart` is not read as `restore` (which overwrites the database); a one-letter slip
+    of a changing verb, or a typo of a read verb, still gets its suggestion."""
+    restart = ephemeral(stack, "restart fluxori-backend")
+    assert "`restart` is not an /ops command" in restart
+    assert "Did you mean" not in restart
+    assert "Did you mean `restore`?" in ephemeral(stack, "restor 2026-11-01")
+    assert "Did you mean `scale`?" in ephemeral(stack, "scael fluxori-backend")
+    assert "Did you mean `status`?" in ephemeral(stack, "stauts fluxori-backend")
