@@ -114,6 +114,7 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
         outbox_client(settings.slack_bot_token, settings.slack_api_url),
         now=lambda: deps.now(),  # deps.now, read at each call
         pacer=pacer,
+        hold_answers=queue.holds_inputs,  # jobs run here, in memory: so may their answers
     )
     deps = Deps(
         settings, ops_config, platform, slack, Messenger(slack), queue, store, outbox, policy

@@ -5,6 +5,7 @@ changes served first; Slack failing loses no answer."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -93,6 +94,11 @@ def test_sixty_commands_from_twenty_people_are_paced_not_refused(limited: Stack)
     [card] = [m for m in messages if "action.confirm" in text_of(m)]
     assert action_id_of(card)
     assert float(card["ts"]) - plan_asked < 3.0  # not behind the ~40 reads queued before it
+
+    path = limited.bot.deps.settings.store.removeprefix("sqlite:")
+    with sqlite3.connect(path) as db:
+        written = db.execute("SELECT COUNT(*) FROM outbox WHERE key LIKE 'answer:%'").fetchone()
+    assert written == (0,)  # answers waited in memory, as the jobs that made them had
 
     refused = [c for c in limited.slack.calls("chat.postMessage") if c.status == 429]
     assert len(refused) <= 3

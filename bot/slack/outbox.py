@@ -49,11 +49,13 @@ class Outbox:
         client: WebClient,
         now: Callable[[], datetime] = utcnow,
         pacer: Pacer | None = None,
+        hold_answers: bool = False,
     ) -> None:
         self._store, self._client, self._now = store, client, now
         self._lease = secrets.token_hex(8)  # this instance, as a sender
         self.pacer = pacer or Pacer()
-        self._sender = PacedSender(self.pacer, self._deliver_one)
+        self._hold_answers = hold_answers
+        self._sender = PacedSender(self.pacer, self._deliver_waiting)
 
     def post(
         self,
@@ -74,23 +76,32 @@ class Outbox:
     def answer(
         self, channel: str, blocks: list[Block], *, key: str, fallback_url: str = ""
     ) -> None:
-        """A read answer, a message of its own in the channel. When Slack's budget has room it
-        is sent at once without being recorded first (the job that made it lived in memory
-        too); it is recorded when it must wait for the budget or Slack fails, and from then on
-        delivered like any other entry."""
+        """A read answer, a message of its own in the channel, sent without being recorded
+        first when Slack's budget has room. When it must wait for the budget it waits in memory
+        if jobs run in this process (`hold_answers`: the job that made it was in memory too),
+        else recorded. Once Slack fails it, it is recorded and delivered like any entry."""
         entry = self._entry(Kind.POST, key, channel, blocks, "")
         entry = replace(entry, priority=Priority.NORMAL, fallback_url=fallback_url)
-        if not self._sender.send_now(entry):
+        if self._sender.send_now(entry):
+            self._send_unrecorded(entry)
+        elif self._hold_answers:
+            self._sender.add(entry, held=True)
+        else:
             self._store.outbox_add(entry)
             self._sender.add(entry)
-            return
+
+    def _send_unrecorded(self, entry: OutboxEntry) -> bool:
         try:
             self._send(entry)
-            log.info("slack_message_delivered", key=key, attempts=1)
         except Exception as err:  # kept, then handled as any entry: retried, or dropped
-            log.warning("slack_answer_recorded_after_failure", key=key, error=type(err).__name__)
+            log.warning("slack_answer_recorded", key=entry.key, error=type(err).__name__)
             self._store.outbox_add(entry)
-            self._deliver_one(key)
+            return self._deliver_one(entry.key)
+        log.info("slack_message_delivered", key=entry.key, attempts=1)
+        return True
+
+    def _deliver_waiting(self, key: str, held: OutboxEntry | None) -> bool:
+        return self._deliver_one(key) if held is None else self._send_unrecorded(held)
 
     def update(
         self,

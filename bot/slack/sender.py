@@ -28,17 +28,20 @@ class Waiting:
     queue: str = field(compare=False)
     method: str = field(compare=False)
     channel: str = field(compare=False)
+    held: OutboxEntry | None = field(default=None, compare=False)  # kept here only, unrecorded
 
 
-def waiting(entry: OutboxEntry, seq: int) -> Waiting:
+def waiting(entry: OutboxEntry, seq: int, held: bool = False) -> Waiting:
     method = "chat.update" if entry.kind is Kind.UPDATE else POST_METHOD
-    return Waiting(entry.priority, seq, entry.key, entry.queue, method, entry.channel)
+    kept = entry if held else None
+    return Waiting(entry.priority, seq, entry.key, entry.queue, method, entry.channel, kept)
 
 
 class PacedSender:
-    def __init__(self, pacer: Pacer, deliver: Callable[[str], bool]) -> None:
-        """`deliver(key)` sends one entry: True once it is finished, False when it is left
-        pending (for the sweep, which keeps the order of its queue)."""
+    def __init__(self, pacer: Pacer, deliver: Callable[[str, OutboxEntry | None], bool]) -> None:
+        """`deliver(key, held)` sends one entry (`held`: its content, when it is kept here and
+        not in the store): True once it is finished, False when it is left pending (for the
+        sweep, which keeps the order of its queue)."""
         self._pacer, self._deliver = pacer, deliver
         self._items: dict[str, Waiting] = {}
         self._seq = itertools.count()
@@ -56,12 +59,13 @@ class PacedSender:
                 return False
         return self._pacer.try_take(item.method, item.channel, Priority(item.priority)) == 0
 
-    def add(self, entry: OutboxEntry) -> None:
-        """Wait for the budget, then send; an entry being sent now is sent again after."""
+    def add(self, entry: OutboxEntry, held: bool = False) -> None:
+        """Wait for the budget, then send; an entry being sent now is sent again after.
+        `held`: the entry is not in the store, only here."""
         with self._changed:
-            held = self._items.get(entry.key)
-            if held is None or held.key == self._sending:
-                self._items[entry.key] = waiting(entry, next(self._seq))
+            present = self._items.get(entry.key)
+            if present is None or present.key == self._sending:
+                self._items[entry.key] = waiting(entry, next(self._seq), held)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="slack-sender", daemon=True)
                 self._thread.start()
@@ -103,7 +107,7 @@ class PacedSender:
                     continue
                 self._sending = item.key
             try:
-                finished = self._deliver(item.key)
+                finished = self._deliver(item.key, item.held)
             except Exception:  # recorded: the sweep delivers it
                 log.exception("slack_delivery_failed", key=item.key)
                 finished = False
