@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
 log = logs.get(__name__)
-__all__ = ["RECORD", "intake", "intake_message", "load", "route"]  # RECORD, load: moved
 
 
 def route(deps: Deps, verifier: PushVerifier) -> Any:

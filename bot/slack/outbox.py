@@ -27,7 +27,7 @@ from bot.slack.sender import PacedSender
 from bot.store import ActionStore
 from bot.store.model import utcnow
 from bot.store.outbox import Kind, OutboxEntry, OutboxState, update_key
-from handlers.blocks import Block, plain_fallback
+from handlers.blocks import Block, context, plain_fallback
 
 log = logs.get(__name__)
 
@@ -241,7 +241,7 @@ class Outbox:
         """A post the channel refused reaches its requester through the fallback URL."""
         if not entry.fallback_url or error not in CHANNEL_FIXES:
             return
-        note = {"type": "context", "elements": [{"type": "mrkdwn", "text": CHANNEL_FIXES[error]}]}
+        note = context(f":information_source: {CHANNEL_FIXES[error]}")
         try:
             WebhookClient(entry.fallback_url, timeout=OUTBOX_TIMEOUT_SECONDS).send(
                 text=entry.text, blocks=[*entry.blocks, note], response_type="ephemeral"
