@@ -45,6 +45,28 @@ def test_rollback_confirmed_by_a_second_person_moves_traffic_once(stack: Stack) 
     assert (record.state, record.approved_by, record.requested_by) == (State.SUCCEEDED, BOB, ALICE)
 
 
+def test_confirm_clicked_before_the_bot_hears_its_card_was_posted_is_honoured(
+    stack: Stack,
+) -> None:
+    """Slack shows the plan card before chat.postMessage's answer reaches the bot; Bob's
+    Confirm in that moment waits for the card's record instead of being turned away."""
+    target = previous_revision(stack)
+    stack.slack.answer_late_next("chat.postMessage", 1.0)
+    assert (
+        stack.slack.slash_command(ALICE, OPS_CHANNEL, text="rollback fluxori-backend").status == 200
+    )
+    card = eventually(
+        lambda: [m for m in stack.slack.messages(OPS_CHANNEL) if "action.confirm" in text_of(m)],
+        what="the plan card in the channel",
+    )[0]
+    record = stack.bot.deps.store.get(action_id_of(card))
+    assert record is not None
+    assert record.card_ts == ""  # the post's answer is still on its way
+    click(stack, card, "action.confirm", BOB)
+    assert serving(stack) == {target: 100}
+    assert stack.slack.ephemerals(BOB, OPS_CHANNEL) == []
+
+
 def test_requester_cannot_approve_in_prod(stack: Stack) -> None:
     """The two-person rule: Alice's own click is refused, recorded, and changes nothing."""
     before = serving(stack)

@@ -136,21 +136,7 @@ def test_rollback_confirmed_over_socket_mode_moves_traffic(
     )[0]
     assert target in text_of(card)
 
-    def confirmed() -> bool:
-        """Bob clicks Confirm; a click racing the card's record is told the plan "is still
-        being posted", and Bob clicks again, as a person would."""
-        told = len(slack.ephemerals(BOB, OPS_CHANNEL))
-        assert over_socket.click(BOB, OPS_CHANNEL, card["ts"], "action.confirm").status == 200
-
-        def answered() -> list[dict[str, Any]] | None:
-            if emulator.run.serving_split(PROD_BACKEND.name) == {target: 100}:
-                return [{}]  # confirmed: the card changes, nobody is told privately
-            return slack.ephemerals(BOB, OPS_CHANNEL)[told:] or None
-
-        said = eventually(answered, timeout=10, what="the click answered")
-        return "still being posted" not in text_of(said[-1])
-
-    eventually(confirmed, timeout=20, what="a Confirm that was not early")
+    assert over_socket.click(BOB, OPS_CHANNEL, card["ts"], "action.confirm").status == 200
     eventually(
         lambda: emulator.run.serving_split(PROD_BACKEND.name) == {target: 100},
         timeout=10,

@@ -10,6 +10,7 @@ once. Plan again, Undo and Disable old version are new change requests (bot.chan
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,9 @@ log = logs.get(__name__)
 RUN_JOB = "run"  # {"action": id}: run an approved action
 CARD_JOB = "card"  # {"action": id}: show a plan card as the store has it
 TELL_JOB = "tell"  # stored input: a private answer to the person who clicked
+# Slack shows a card before its post's answer reaches the bot, so a quick click can arrive
+# before the card's ts is stored; it waits this long for it (within Slack's 3 s to ack).
+CARD_WAIT_SECONDS = 2.0
 
 
 def register(deps: Deps) -> None:
@@ -41,6 +45,8 @@ def on_click(click: Click, deps: Deps) -> None:
     """The click's checks and effects on the store; Slack hears of it through jobs."""
     handle = BUTTONS.get(click.button)
     action = deps.store.get(click.value) if click.value else None
+    if action is not None and not action.card_ts:
+        action = _card_posted(action, deps)
     if handle is None or action is None:
         tell(click, "That plan is not on record any more; run the command again.", deps)
         return
@@ -51,6 +57,15 @@ def on_click(click: Click, deps: Deps) -> None:
         refuse(action, click, decision.reason, deps)
         return
     handle(action, click, deps)
+
+
+def _card_posted(action: Action, deps: Deps) -> Action:
+    """The plan as stored once its card's ts is, or as it is after CARD_WAIT_SECONDS."""
+    deadline = time.monotonic() + CARD_WAIT_SECONDS
+    while not action.card_ts and action.state is State.PENDING and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling the store for the post's answer, bounded by the deadline
+        action = deps.store.get(action.id) or action
+    return action
 
 
 def _where(action: Action, click: Click) -> Decision:

@@ -107,6 +107,11 @@ class SlackEmulator:
         """The next `times` calls of `method` answer normally, after `seconds`."""
         self.faults.add(method, Fault(200, None, seconds, times))
 
+    def answer_late_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `method` take effect at once (a message shows in the
+        channel) and answer the caller after `seconds`, as over a slow way back."""
+        self.faults.add(method, Fault(200, None, 0.0, times, answer_delay=seconds))
+
     # -- acting as Slack towards the bot (see Driver)
 
     def slash_command(

@@ -1,4 +1,5 @@
-"""Failures on demand: the next N calls of a method answer 429/5xx or answer slowly."""
+"""Failures on demand: the next N calls of a method answer 429/5xx, take effect slowly, or
+take effect at once and answer late."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     remaining: int = 1
+    answer_delay: float = 0.0  # the call takes effect at once; its answer waits this long
 
     @property
     def error(self) -> str:

@@ -5,6 +5,7 @@ that take one), and Slack's `{"ok": ...}` answers."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -54,7 +55,10 @@ class WebApi:
         if limited is not None:
             self._log(method, args, 429, "ratelimited")
             return limited
-        return self._call(method, args, request)
+        response = self._call(method, args, request)
+        if fault is not None:
+            time.sleep(fault.answer_delay)
+        return response
 
     def _call(self, method: str, args: Json, request: Request) -> Response:
         app_level = method in self.app_methods
