@@ -22,8 +22,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.dev.slack_emulator import SlackEmulator
 from bot.slack.keepalive import KeepAliveWebClient
@@ -112,6 +120,83 @@ def test_retry_handlers_still_run(slack: SlackEmulator) -> None:
     assert texts(slack) == ["once"]
 
 
+def test_a_json_call_answers_as_slack_sdks_own_client(slack: SlackEmulator) -> None:
+    """The shortcut for JSON calls gives what slack_sdk's WebClient gives for the same call:
+    the answer's data, status and headers, and SlackApiError for an answer that is not ok."""
+    ours = KeepAliveWebClient(token=TOKEN, base_url=slack.api_url)
+    theirs = WebClient(token=TOKEN, base_url=slack.api_url)
+    answers = [c.chat_postMessage(channel="C_OPS", text="same") for c in (ours, theirs)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert set(answers[0].data) == set(answers[1].data)
+    assert answers[0].headers["Content-Type"] == answers[1].headers["Content-Type"]
+    assert answers[0].api_url == answers[1].api_url
+    for client in (ours, theirs):
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="C_NOWHERE", text="lost")
+        assert refused.value.response["error"] == "channel_not_found"
+    assert texts(slack) == ["same", "same"]
+
+
+@pytest.mark.parametrize(
+    ("status", "handler"),
+    [
+        (429, RateLimitErrorRetryHandler(1)),
+        (500, ServerErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))),
+        (503, ServerErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))),
+    ],
+)
+def test_a_failed_first_attempt_is_retried_by_slack_sdk_once(
+    slack: SlackEmulator, status: int, handler: RetryHandler
+) -> None:
+    """The first attempt's error answer goes to slack_sdk's retry handlers, which send the
+    call once more: one message, two calls seen by Slack."""
+    client = KeepAliveWebClient(token=TOKEN, base_url=slack.api_url, retry_handlers=[handler])
+    slack.fail_next("chat.postMessage", status, retry_after=0)
+    post(client, "once")
+    assert texts(slack) == ["once"]
+    assert [c.status for c in slack.calls("chat.postMessage")] == [status, 200]
+
+
+def test_a_connection_lost_on_the_first_attempt_is_retried() -> None:
+    """The server hangs up on the first attempt without answering; slack_sdk's
+    ConnectionErrorRetryHandler sends the call again, on a new connection, and it succeeds."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HangUpOnce)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+    client = KeepAliveWebClient(token=TOKEN, base_url=url, retry_handlers=[retry])
+    try:
+        assert post(client) == "1.000001"
+        assert _HangUpOnce.requests == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _RetryEvery200Once(RetryHandler):
+    """A handler of the application's own that retries a 2xx answer (once)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code == 200
+
+
+def test_a_handler_that_retries_2xx_answers_sees_them(slack: SlackEmulator) -> None:
+    """With a retry handler slack_sdk does not ship, every answer goes through slack_sdk's
+    own loop, so that handler retries the 2xx answer as it would with WebClient."""
+    retry = _RetryEvery200Once(1, FixedValueRetryIntervalCalculator(0.01))
+    client = KeepAliveWebClient(token=TOKEN, base_url=slack.api_url, retry_handlers=[retry])
+    post(client, "twice")
+    assert texts(slack) == ["twice", "twice"]
+
+
 def test_the_clients_timeout_is_honoured(slack: SlackEmulator) -> None:
     """A call slower than the client's timeout raises TimeoutError; the next call works."""
     client = KeepAliveWebClient(token=TOKEN, base_url=slack.api_url, timeout=0.1)
@@ -174,6 +259,18 @@ class _OkHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+class _HangUpOnce(_OkHandler):
+    requests = 0
+
+    def do_POST(self) -> None:
+        type(self).requests += 1
+        if type(self).requests == 1:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.close_connection = True  # no answer at all
+            return
+        super().do_POST()
 
 
 @pytest.fixture

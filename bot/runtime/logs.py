@@ -98,7 +98,9 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        # Each module's logger is built once, not on every line; a later configure() changes
+        # only the stdlib level and handler, which the cached loggers still go through.
+        cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared[:-3],

@@ -12,6 +12,15 @@ retry handlers, `SlackResponse`, and `SlackApiError` for a non-2xx answer, which
 urllib's `HTTPError` with the status, headers (Retry-After on a 429) and body, as urlopen
 raises it. Through a proxy (`proxy=` or the HTTPS_PROXY family of variables, which slack_sdk
 reads) the call goes through slack_sdk's urllib path unchanged.
+
+A call with a JSON body (chat.postMessage, chat.update, views.*: the bot's every post) takes
+a shorter way to the same result: the request is written straight from the arguments, and a
+2xx answer becomes slack_sdk's `SlackResponse` (`SlackApiError` when not ok) without
+slack_sdk's request objects, which cost as much CPU as the call itself. A 2xx answer is final
+for slack_sdk's own retry handlers too (they retry connection errors, 429s and 5xx), so the
+shortcut is taken only while the client has no other kind. Any other outcome of that attempt
+(an error answer, a broken connection) is handed to slack_sdk's own loop as its first
+attempt: its retry handlers decide, and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import email.parser
 import http.client
 import io
+import json as jsonlib
 import re
 import select
 import socket
@@ -27,17 +37,26 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.web.slack_response import SlackResponse
 
 Origin = tuple[str, str, int]  # scheme, host, port
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")  # never in a request target (http.client's rule too)
 _LINE_BREAK = re.compile(r"[\r\n]")  # never in a header: it would start another one
 _SET_HERE = ("host", "content-length", "connection", "accept-encoding")
 MAX_LINE = 64 * 1024  # a status or header line longer than this is not an answer from Slack
+# Retry handlers that never retry a 2xx answer (slack_sdk's built-in ones).
+_ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
+_JSON = "application/json;charset=utf-8"
 
 
 class KeepAliveWebClient(WebClient):
@@ -46,19 +65,88 @@ class KeepAliveWebClient(WebClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._connections = _ThreadConnections()
+        self._first_attempt = threading.local()  # the shortcut's outcome, for slack_sdk's loop
+
+    def api_call(
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        json: dict[str, Any] | None = None,
+        **others: Any,
+    ) -> Any:
+        if json is None or not self._shortcut_applies(http_verb, json, others):
+            return super().api_call(api_method, http_verb=http_verb, json=json, **others)
+        url = urljoin(self.base_url, api_method.lstrip("/"))
+        origin, target = _origin(url)
+        headers = {**self.headers, "Authorization": f"Bearer {self.token}", "Content-Type": _JSON}
+        body = jsonlib.dumps(json).encode()
+        request = _request_bytes("POST", body, headers, origin, target)
+        try:
+            answer = self._exchange(origin, request)
+        except Exception as err:
+            return self._replay(err, api_method, json)
+        if not 200 <= answer.status < 300 or not answer.body.startswith(b"{"):
+            return self._replay(answer, api_method, json)
+        response = SlackResponse(
+            client=self,
+            http_verb="POST",
+            api_url=url,
+            req_args={"headers": headers, "data": {}, "params": {}, "files": None, "json": json},
+            data=jsonlib.loads(answer.body),
+            headers=answer.headers,
+            status_code=answer.status,
+        )
+        return response.validate()  # type: ignore[no-untyped-call]
+
+    def _replay(self, outcome: _Answer | Exception, api_method: str, json: dict[str, Any]) -> Any:
+        """slack_sdk's own call, whose first attempt is the one the shortcut made."""
+        self._first_attempt.outcome = outcome
+        try:
+            return super().api_call(api_method, json=json)
+        finally:
+            self._first_attempt.outcome = None
+
+    def _shortcut_applies(
+        self, http_verb: str, json: dict[str, Any], others: dict[str, Any]
+    ) -> bool:
+        """A plain JSON POST with the bot's token, on a client whose retry handlers never
+        retry a 2xx answer."""
+        return (
+            http_verb == "POST"
+            and "token" not in json
+            and not any(others.values())
+            and bool(self.token)
+            and not self.proxy
+            and not self.default_params
+            and all(isinstance(h, _ERRORS_ONLY) for h in self.retry_handlers)
+        )
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        outcome = getattr(self._first_attempt, "outcome", None)
+        if outcome is not None:  # the shortcut made this attempt already
+            self._first_attempt.outcome = None
+            if isinstance(outcome, Exception):
+                raise outcome
+            answer: _Answer = outcome
+            return answer.result(url)
         if self.proxy:
             return dict(super()._perform_urllib_http_request_internal(url, req))
         origin, target = _origin(url)
+        body = req.data if isinstance(req.data, bytes) else b""
+        head = dict(req.header_items())
+        request = _request_bytes(req.get_method(), body, head, origin, target)
+        return self._exchange(origin, request).result(url)
+
+    def _exchange(self, origin: Origin, request: bytes) -> _Answer:
         try:
-            answer = self._send(origin, _request_bytes(req, origin, target)).receive()
+            answer = self._send(origin, request).receive()
         except BaseException:
             self._connections.drop(origin)  # half-read or timed out: never reused
             raise
         if answer.closes:
             self._connections.drop(origin)
-        return answer.result(url)
+        return answer
 
     def _send(self, origin: Origin, request: bytes) -> _Connection:
         """Send on this thread's connection. Failing to send on one that carried a call before
@@ -93,19 +181,20 @@ def _origin(url: str) -> tuple[Origin, str]:
     return (parts.scheme, parts.hostname, port), target
 
 
-def _request_bytes(req: Request, origin: Origin, target: str) -> bytes:
+def _request_bytes(
+    method: str, body: bytes, fields: dict[str, str], origin: Origin, target: str
+) -> bytes:
     """The request as one write: head and body together (no wait on Nagle's algorithm)."""
     scheme, host, port = origin
-    body = req.data if isinstance(req.data, bytes) else b""
     headers = {
         "Host": host if port == (443 if scheme == "https" else 80) else f"{host}:{port}",
         "Content-Length": str(len(body)),
         "Accept-Encoding": "identity",
-        **{k: v for k, v in req.header_items() if k.lower() not in _SET_HERE},
+        **{k: v for k, v in fields.items() if k.lower() not in _SET_HERE},
     }
     if _CONTROL.search(target) or any(_LINE_BREAK.search(f"{k}{v}") for k, v in headers.items()):
         raise ValueError("a control character in the request line or a header")
-    head = f"{req.get_method()} {target} HTTP/1.1\r\n"
+    head = f"{method} {target} HTTP/1.1\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     return (head + "\r\n").encode("latin-1") + body
 

@@ -7,17 +7,21 @@ Within one queue (a thread's posts, or one message's updates) the order of creat
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.runtime import logs
 from bot.slack.pacing import POST_METHOD, Pacer, Priority
 from bot.store.outbox import Kind, OutboxEntry
 
 log = logs.get(__name__)
+_LEVELS = tuple(int(level) for level in Priority)
 
 
 @dataclass(order=True)
@@ -29,6 +33,10 @@ class Waiting:
     method: str = field(compare=False)
     channel: str = field(compare=False)
     held: OutboxEntry | None = field(default=None, compare=False)  # kept here only, unrecorded
+
+    @property
+    def budget(self) -> tuple[str, str]:
+        return self.method, self.channel
 
 
 def waiting(entry: OutboxEntry, seq: int, held: bool = False) -> Waiting:
@@ -44,6 +52,11 @@ class PacedSender:
         sweep, which keeps the order of its queue)."""
         self._pacer, self._deliver = pacer, deliver
         self._items: dict[str, Waiting] = {}
+        # The same items, most urgent first, and counted by queue and by budget and priority:
+        # each answer asks whether anything waits before it, so that must not cost a scan.
+        self._order: list[Waiting] = []
+        self._in_queue: Counter[str] = Counter()
+        self._in_budget: Counter[tuple[str, str, int]] = Counter()
         self._seq = itertools.count()
         self._sending = ""
         self._closed = False
@@ -55,7 +68,9 @@ class PacedSender:
         its budget waits here before it, and the budget has room (which is then taken)."""
         item = waiting(entry, 0)
         with self._changed:
-            if any(self._ahead(other, item) for other in self._items.values()):
+            if self._in_queue[item.queue] or any(
+                self._in_budget[(*item.budget, level)] for level in range(item.priority + 1)
+            ):
                 return False
         return self._pacer.try_take(item.method, item.channel, Priority(item.priority)) == 0
 
@@ -65,7 +80,9 @@ class PacedSender:
         with self._changed:
             present = self._items.get(entry.key)
             if present is None or present.key == self._sending:
-                self._items[entry.key] = waiting(entry, next(self._seq), held)
+                if present is not None:
+                    self._remove(present)
+                self._put(waiting(entry, next(self._seq), held))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="slack-sender", daemon=True)
                 self._thread.start()
@@ -73,9 +90,7 @@ class PacedSender:
 
     def posts_waiting(self, channel: str) -> int:
         with self._changed:
-            return sum(
-                1 for w in self._items.values() if w.channel == channel and w.method == POST_METHOD
-            )
+            return sum(self._in_budget.get((POST_METHOD, channel, p), 0) for p in _LEVELS)
 
     def drain(self, timeout: float) -> bool:
         """Wait until nothing waits here; False at the timeout."""
@@ -93,9 +108,17 @@ class PacedSender:
             self._closed = True
             self._changed.notify_all()
 
-    def _ahead(self, other: Waiting, item: Waiting) -> bool:
-        same_budget = (other.method, other.channel) == (item.method, item.channel)
-        return other.queue == item.queue or (same_budget and other.priority <= item.priority)
+    def _put(self, item: Waiting) -> None:
+        self._items[item.key] = item
+        bisect.insort(self._order, item)
+        self._in_queue[item.queue] += 1
+        self._in_budget[(*item.budget, item.priority)] += 1
+
+    def _remove(self, item: Waiting) -> None:
+        del self._items[item.key]
+        self._order.pop(bisect.bisect_left(self._order, item))
+        _uncount(self._in_queue, item.queue)
+        _uncount(self._in_budget, (*item.budget, item.priority))
 
     def _run(self) -> None:
         while True:
@@ -114,23 +137,33 @@ class PacedSender:
             with self._changed:
                 self._sending = ""
                 if self._items.get(item.key) is item:
-                    del self._items[item.key]
+                    self._remove(item)
                 if not finished:  # what follows in its queue must not overtake it
-                    for key in [k for k, w in self._items.items() if w.queue == item.queue]:
-                        del self._items[key]
+                    for other in [w for w in self._order if w.queue == item.queue]:
+                        self._remove(other)
                 self._changed.notify_all()
 
     def _next(self) -> Waiting | None:
         """The most urgent item whose budget has room (taken), else wait for one (None)."""
-        heads: dict[str, Waiting] = {}
-        for item in sorted(self._items.values()):
-            heads.setdefault(item.queue, item)
+        heads: set[str] = set()
+        full: set[tuple[str, str]] = set()  # a budget that refused an item refuses any after it
         wait: float | None = None
-        for item in sorted(heads.values()):
+        for item in self._order:
+            if item.queue in heads or item.budget in full:
+                heads.add(item.queue)
+                continue
+            heads.add(item.queue)
             delay = self._pacer.try_take(item.method, item.channel, Priority(item.priority))
             if not delay:
                 return item
+            full.add(item.budget)
             wait = delay if wait is None else min(wait, delay)
         if not self._closed:
             self._changed.wait(wait)
         return None
+
+
+def _uncount(counter: Counter[Any], key: Any) -> None:
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]
