@@ -66,6 +66,7 @@ class KeepAliveWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self._connections = _ThreadConnections()
         self._first_attempt = threading.local()  # the shortcut's outcome, for slack_sdk's loop
+        self._places: dict[tuple[str, str], tuple[str, Origin, str]] = {}
 
     def api_call(
         self,
@@ -77,8 +78,7 @@ class KeepAliveWebClient(WebClient):
     ) -> Any:
         if json is None or not self._shortcut_applies(http_verb, json, others):
             return super().api_call(api_method, http_verb=http_verb, json=json, **others)
-        url = urljoin(self.base_url, api_method.lstrip("/"))
-        origin, target = _origin(url)
+        url, origin, target = self._where(api_method)
         headers = {**self.headers, "Authorization": f"Bearer {self.token}", "Content-Type": _JSON}
         body = jsonlib.dumps(json).encode()
         request = _request_bytes("POST", body, headers, origin, target)
@@ -98,6 +98,15 @@ class KeepAliveWebClient(WebClient):
             status_code=answer.status,
         )
         return response.validate()  # type: ignore[no-untyped-call]
+
+    def _where(self, api_method: str) -> tuple[str, Origin, str]:
+        """The method's URL, and the origin and target it is sent to (kept: each post
+        would otherwise parse the same URL again)."""
+        key = (self.base_url, api_method)
+        if key not in self._places:
+            url = urljoin(self.base_url, api_method.lstrip("/"))
+            self._places[key] = (url, *_origin(url))
+        return self._places[key]
 
     def _replay(self, outcome: _Answer | Exception, api_method: str, json: dict[str, Any]) -> Any:
         """slack_sdk's own call, whose first attempt is the one the shortcut made."""

@@ -223,17 +223,16 @@ class Outbox:
         return self._settle(entry, OutboxState.DELIVERED, ts=ts)
 
     def _send(self, entry: OutboxEntry) -> str:
+        # Straight to api_call: an entry's blocks are JSON already, which slack_sdk's chat_*
+        # helpers would first walk, block by block, looking for its Block classes.
+        message = {"channel": entry.channel, "blocks": entry.blocks, "text": entry.text}
         if entry.kind is Kind.UPDATE:
-            self._client.chat_update(
-                channel=entry.channel, ts=entry.ts, blocks=entry.blocks, text=entry.text
-            )
+            self._client.api_call("chat.update", json={**message, "ts": entry.ts})
             return entry.ts
-        response = self._client.chat_postMessage(
-            channel=entry.channel,
-            blocks=entry.blocks,
-            text=entry.text,
-            thread_ts=entry.thread_ts or None,
-            unfurl_links=False,
+        if entry.thread_ts:
+            message["thread_ts"] = entry.thread_ts
+        response = self._client.api_call(
+            "chat.postMessage", json={**message, "unfurl_links": False}
         )
         return str(response["ts"])
 

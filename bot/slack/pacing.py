@@ -144,8 +144,8 @@ class Pacer:
         return self._budgets[key]
 
     def _allowance(self, method: str) -> Budget:
-        if method == POST_METHOD:
-            return Budget(1 / (POSTS_PER_SECOND * self._scale), POST_BURST)
+        if method == POST_METHOD:  # the burst spans the same time at any scale, as a tier's
+            return Budget(1 / (POSTS_PER_SECOND * self._scale), max(1.0, POST_BURST * self._scale))
         per_second = PER_MINUTE[METHOD_TIERS[method]] / 60 * self._scale
         return Budget(1 / per_second, max(2.0, per_second * TIER_BURST_SECONDS))
 

@@ -194,7 +194,9 @@ class SqliteStore(OutboxWrites):
         return [a for a in _actions(rows) if (a.approved_at or a.created_at) < when]
 
     def first_seen(self, key: str, now: datetime) -> bool:
-        with self._tx() as db:
+        # One statement is a transaction of its own: every Slack request makes this write,
+        # and BEGIN and COMMIT would each be one more trip through SQLite.
+        with self._lock, self._connection() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO seen (key, at) VALUES (?, ?)", (key, iso(now))
             )
