@@ -103,7 +103,11 @@ class InlineQueue:
         self._queued_bytes = 0
         self._running = 0
         self._closed = False
-        self._changed = threading.Condition()
+        lock = threading.RLock()
+        self._changed = threading.Condition(lock)  # a job was queued, or the queue closed
+        # Nothing queued or running: its own condition, so that each finished job does not
+        # wake every idle worker.
+        self._idle = threading.Condition(lock)
         self._durations = JobDurations()
         self._threads = [
             threading.Thread(target=self._work, name=f"job-{n}", daemon=True)
@@ -171,7 +175,8 @@ class InlineQueue:
                 with self._changed:
                     self._running -= 1
                     self._durations.record(time.monotonic() - started)
-                    self._changed.notify_all()
+                    if self.depth() == 0:
+                        self._idle.notify_all()
 
     def _run(self, job: Job) -> None:
         try:
@@ -184,8 +189,8 @@ class InlineQueue:
 
     def drain(self, timeout: float) -> bool:
         """True once no job is queued or running (for shutdown and tests)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self.depth() == 0, timeout)
+        with self._idle:
+            return self._idle.wait_for(lambda: self.depth() == 0, timeout)
 
     def close(self) -> None:
         """Finish what is queued, then stop the workers."""

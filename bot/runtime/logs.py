@@ -79,6 +79,22 @@ def cloud_logging_fields(
     return event
 
 
+class _BoundLogger(structlog.stdlib.BoundLogger):
+    """structlog's stdlib logger, which asks the level before building a debug or info line
+    (filter_by_level would drop it only after a chain of calls and an exception: the bot logs
+    an info line or two for each command, and at the ERROR level that was measurable)."""
+
+    def debug(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        if self._logger.isEnabledFor(logging.DEBUG):
+            return self._proxy_to_logger("debug", event, *args, **kw)
+        return None
+
+    def info(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        if self._logger.isEnabledFor(logging.INFO):
+            return self._proxy_to_logger("info", event, *args, **kw)
+        return None
+
+
 def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Route structlog and stdlib logging (Bolt, gunicorn, google) through one JSON renderer."""
     shared: list[Any] = [
@@ -97,7 +113,7 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=_BoundLogger,
         # Each module's logger is built once, not on every line; a later configure() changes
         # only the stdlib level and handler, which the cached loggers still go through.
         cache_logger_on_first_use=True,

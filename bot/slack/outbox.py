@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -70,8 +69,17 @@ class Outbox:
     ) -> None:
         """Post `blocks` (in `thread_ts`'s thread); `key` makes a repeated call post once.
         When the channel refuses the bot, `fallback_url` (a response_url) gets it instead."""
-        entry = self._entry(Kind.POST, key, channel, blocks, text, thread_ts=thread_ts)
-        self._send_soon(replace(entry, priority=priority, fallback_url=fallback_url))
+        entry = self._entry(
+            Kind.POST,
+            key,
+            channel,
+            blocks,
+            text,
+            thread_ts,
+            priority=priority,
+            fallback=fallback_url,
+        )
+        self._send_soon(entry)
 
     def answer(
         self, channel: str, blocks: list[Block], *, key: str, fallback_url: str = ""
@@ -80,8 +88,9 @@ class Outbox:
         first when Slack's budget has room. When it must wait for the budget it waits in memory
         if jobs run in this process (`hold_answers`: the job that made it was in memory too),
         else recorded. Once Slack fails it, it is recorded and delivered like any entry."""
-        entry = self._entry(Kind.POST, key, channel, blocks, "")
-        entry = replace(entry, priority=Priority.NORMAL, fallback_url=fallback_url)
+        entry = self._entry(
+            Kind.POST, key, channel, blocks, "", priority=Priority.NORMAL, fallback=fallback_url
+        )
         if self._sender.send_now(entry):
             self._send_unrecorded(entry)
         elif self._hold_answers:
@@ -116,8 +125,10 @@ class Outbox:
         if not ts:
             log.warning("slack_update_skipped", channel=channel)
             return
-        entry = self._entry(Kind.UPDATE, update_key(channel, ts), channel, blocks, text, ts=ts)
-        self._send_soon(replace(entry, priority=priority))
+        key = update_key(channel, ts)
+        self._send_soon(
+            self._entry(Kind.UPDATE, key, channel, blocks, text, ts=ts, priority=priority)
+        )
 
     def deliver_due(self) -> int:
         """Send every due entry, in creation order per queue, as far as Slack's budget allows
@@ -145,10 +156,25 @@ class Outbox:
         text: str,
         thread_ts: str = "",
         ts: str = "",
+        *,
+        priority: Priority,
+        fallback: str = "",
     ) -> OutboxEntry:
         now = self._now()
         text = text or plain_fallback(blocks, "Fluxori ops")
-        return OutboxEntry(key, kind, channel, text, now, now, blocks, thread_ts, ts)
+        return OutboxEntry(
+            key,
+            kind,
+            channel,
+            text,
+            now,
+            now,
+            blocks,
+            thread_ts,
+            ts,
+            priority=priority,
+            fallback_url=fallback,
+        )
 
     def _send_soon(self, entry: OutboxEntry) -> None:
         self._store.outbox_add(entry)
