@@ -236,13 +236,15 @@ def measure(
 
 
 CPU_ROUNDS = 3  # one load's CPU per command moves by a tenth or more from run to run
+COUNTED = ("refused", "answered", "answered_twice", "unanswered")
 
 
 def side_by_side(
     bare: Server, bot: Server, slack: SlackEmulator, name: str, concurrency: int, total: int
 ) -> dict[str, Any]:
     """The load on the bare app and the bot in turn, CPU_ROUNDS times: the first round's
-    figures, with CPU per command the median of the rounds (each round listed too)."""
+    latencies, CPU per command as the median of the rounds (each round listed too), and
+    refusals and answers counted over all rounds."""
     rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
     for n in range(CPU_ROUNDS):
         tag = f"{name.upper()}R{n}"
@@ -251,8 +253,10 @@ def side_by_side(
     results = {}
     for who, runs in rounds.items():
         cpu = [run["cpu_ms_per_command"] for run in runs]
+        counted = {key: sum(run[key] for run in runs) for key in COUNTED if key in runs[0]}
         results[f"{who}_{name}"] = {
             **runs[0],
+            **counted,
             "cpu_ms_per_command": statistics.median(cpu),
             "cpu_ms_per_command_rounds": cpu,
         }
@@ -500,7 +504,8 @@ def report(results: dict[str, Any]) -> None:
         answered = (
             f"{bot['answered']} once, {bot['answered_twice']} twice, {bot['unanswered']} none"
         )
-        line(f"{where} refused", f"{bot['refused']}", f"{bare['refused']}", "", answered)
+        refused = f"{where} refused ({CPU_ROUNDS} rounds)"
+        line(refused, f"{bot['refused']}", f"{bare['refused']}", "", answered)
     memory = results["memory_after_burst"]
     for process in ("master", "worker", "worker_peak"):
         line(f"RSS MB {process}", f"{memory['bot'][process]:.1f}", f"{memory['bare'][process]:.1f}")
