@@ -174,6 +174,23 @@ def test_a_connection_lost_on_the_first_attempt_is_retried() -> None:
         server.server_close()
 
 
+def test_a_server_that_hangs_up_after_each_answer_loses_no_call() -> None:
+    """A server closes every connection right after its answer, without saying so: the next
+    call, made at once, finds the connection gone and is sent again on a new one (slack_sdk's
+    ConnectionErrorRetryHandler, which every client of the bot has)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HangUpAfterAnswer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+    retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))
+    client = KeepAliveWebClient(token=TOKEN, base_url=url, retry_handlers=[retry])
+    try:
+        assert [post(client, f"call {n}") for n in range(5)] == ["1.000001"] * 5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _RetryEvery200Once(RetryHandler):
     """A handler of the application's own that retries a 2xx answer (once)."""
 
@@ -271,6 +288,12 @@ class _HangUpOnce(_OkHandler):
             self.close_connection = True  # no answer at all
             return
         super().do_POST()
+
+
+class _HangUpAfterAnswer(_OkHandler):
+    def do_POST(self) -> None:
+        super().do_POST()
+        self.close_connection = True  # no "Connection: close": the client is not told
 
 
 @pytest.fixture

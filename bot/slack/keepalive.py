@@ -34,6 +34,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -54,6 +55,7 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")  # never in a request target (http.cli
 _LINE_BREAK = re.compile(r"[\r\n]")  # never in a header: it would start another one
 _SET_HERE = ("host", "content-length", "connection", "accept-encoding")
 MAX_LINE = 64 * 1024  # a status or header line longer than this is not an answer from Slack
+JUST_ANSWERED = 0.05  # seconds: see _Connection.closed_by_server
 # Retry handlers that never retry a 2xx answer (slack_sdk's built-in ones).
 _ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
 _JSON = "application/json;charset=utf-8"
@@ -257,10 +259,15 @@ class _Connection:
         self.sock = sock
         self.reader = sock.makefile("rb")
         self.calls = 0
+        self.answered_at = 0.0  # time.monotonic() of the last answer read
 
     def closed_by_server(self) -> bool:
         """Between answers a server sends nothing: anything readable on an idle connection is
-        its end (or garbage), so the connection is not used again."""
+        its end (or garbage), so the connection is not used again. One that answered within
+        JUST_ANSWERED seconds is taken as open without asking the kernel: servers close idle
+        connections after seconds, and announce an earlier close (`Connection: close`)."""
+        if time.monotonic() - self.answered_at < JUST_ANSWERED:
+            return False
         readable, _, _ = select.select([self.sock], [], [], 0)
         return bool(readable)
 
@@ -269,6 +276,11 @@ class _Connection:
         self.calls += 1
 
     def receive(self) -> _Answer:
+        answer = self._answer()
+        self.answered_at = time.monotonic()
+        return answer
+
+    def _answer(self) -> _Answer:
         status, reason, version = self._status_line()
         while 100 <= status < 200:  # 100 Continue and the like come before the answer
             self._head()
