@@ -28,6 +28,7 @@ log = logs.get(__name__)
 
 JOB_KIND = "command"
 SAY_WAIT_FROM_SECONDS = 5.0  # an answer further off than this is announced in the ack
+PARSED = "parsed"  # the ack's parsed Command, handed to a job that runs in this process
 
 
 def register(app: App, deps: Deps) -> None:
@@ -81,7 +82,7 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return admission.submit(change_request(cmd, body), deps)
     payload = {k: str(body.get(k, "")) for k in ("text", "user_id", "channel_id", "response_url")}
     try:
-        job_inputs.submit(JOB_KIND, payload, deps.store, deps.queue)
+        job_inputs.submit(JOB_KIND, payload, deps.store, deps.queue, {PARSED: cmd})
     except QueueFull as full:
         return busy_answer(full.wait_seconds)
     log.info("command_accepted", verb=cmd.verb, env=cmd.env, service=cmd.service)
@@ -128,7 +129,8 @@ def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[
     button's answer) goes in its thread. It goes through the outbox, so Slack's budget paces
     it behind changes, an outage keeps it, and a channel that refuses the bot sends it to the
     requester alone."""
-    cmd = registry.parse(p["text"], deps.config)
+    parsed = p.get(PARSED)
+    cmd = parsed if isinstance(parsed, Command) else registry.parse(p["text"], deps.config)
     where = history.environment_label(cmd) if cmd.verb == "history" else cmd.env
     who = bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{where}*")
     deps.outbox.answer(

@@ -25,9 +25,20 @@ RECORD = "job_input"
 KEY = "input"
 
 
-def submit(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:
-    """Store `data` and queue a `kind` job naming it; raises QueueFull like `queue.submit`."""
-    queue.submit(input_job(kind, data, store, queue))
+def submit(
+    kind: str,
+    data: dict[str, Any],
+    store: ActionStore,
+    queue: JobQueue,
+    in_process: dict[str, Any] | None = None,
+) -> None:
+    """Store `data` and queue a `kind` job naming it; raises QueueFull like `queue.submit`.
+    `in_process`: more for the job when it runs in this process (the request's own parsed
+    objects, say); it is never stored, so a job must work without it."""
+    job = input_job(kind, data, store, queue)
+    if job.held is not None and in_process:
+        job.held["data"] = {**data, **in_process}
+    queue.submit(job)
 
 
 def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:

@@ -7,7 +7,6 @@ outside requests ("CPU always allocated"), or the work after the ack starves.
 from __future__ import annotations
 
 import contextvars
-import json
 import threading
 import time
 from collections import deque
@@ -25,6 +24,7 @@ log = logs.get(__name__)
 # check...) changes something or reports on a change, and is taken first.
 READ_KINDS = frozenset({"command", "home", "alert_group_card"})
 JOB_OVERHEAD_BYTES = 512  # the Job, its deque slot and its context, beyond the payload
+OBJECT_BYTES = 64  # a number, a flag or an object in a job's data, counted as this much
 DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
 
 
@@ -72,9 +72,20 @@ _Entry = tuple[Job, int, contextvars.Context]
 
 
 def job_bytes(job: Job) -> int:
-    """What a queued job holds in memory, roughly: its data as JSON plus a fixed overhead."""
-    data = json.dumps([job.payload, job.held], default=str)
-    return len(data) + len(job.kind) + JOB_OVERHEAD_BYTES
+    """What a queued job holds in memory, roughly: the characters of its data plus a fixed
+    overhead (counted, not serialised: every command's ack asks)."""
+    return _characters(job.payload) + _characters(job.held) + len(job.kind) + JOB_OVERHEAD_BYTES
+
+
+def _characters(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(str(key)) + _characters(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(_characters(item) for item in value)
+    fields = getattr(value, "__dict__", None)  # a dataclass such as a parsed Command
+    return OBJECT_BYTES + (_characters(fields) if isinstance(fields, dict) else 0)
 
 
 class JobDurations:
