@@ -6,6 +6,7 @@ import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.changes import maintenance
 from tests.support.models import PROD_BACKEND
 from tests.support.slack import BOB, SAMPLES, cards, envelope, push, text_of
 from tests.support.stack import OPS_CHANNEL, Stack
@@ -120,6 +121,24 @@ def test_buttons_show_errors_and_roll_back_from_the_alert_thread(stack: Stack) -
         __import__("bot.store", fromlist=["Filters"]).Filters(limit=1)
     )[0]
     assert record.alert_id == "0.nx7q2hk4b9aa"
+
+
+def test_show_errors_clicked_while_slack_is_down_is_answered_once_it_is_back(
+    stack: Stack,
+) -> None:
+    """The answer of a card's button is recorded when Slack fails it, and the sweep posts it
+    in the alert's thread once Slack answers again."""
+    push(stack, envelope("alert-open.json"))
+    card = cards(stack)[0]
+    stack.slack.fail_next("chat.postMessage", status=500, times=1000)
+    stack.slack.click("U_ALICE", OPS_CHANNEL, card["ts"], "alert.errors")
+    stack.idle()
+    assert stack.slack.replies(OPS_CHANNEL, card["ts"]) == []
+    stack.slack.faults.clear()
+    stack.advance(seconds=600)  # past the outbox's backoff
+    maintenance.sweep(stack.bot.deps)
+    thread = stack.slack.replies(OPS_CHANNEL, card["ts"])
+    assert [m for m in thread if "asked: Show errors" in text_of(m)]
 
 
 def test_acknowledge_shows_who_is_on_it(stack: Stack) -> None:

@@ -10,9 +10,10 @@ import json
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.error import URLError
 
 import pytest
@@ -41,6 +42,7 @@ from tests.support.stack import eventually
 
 TOKEN = "xoxb-keepalive-test-token"
 UNPACED = Pacer(scale=1000)  # connection reuse, not Slack's budget, is under test here
+ServerT = TypeVar("ServerT", bound=ThreadingHTTPServer)
 
 
 @pytest.fixture
@@ -160,35 +162,26 @@ def test_a_failed_first_attempt_is_retried_by_slack_sdk_once(
 def test_a_connection_lost_on_the_first_attempt_is_retried() -> None:
     """The server hangs up on the first attempt without answering; slack_sdk's
     ConnectionErrorRetryHandler sends the call again, on a new connection, and it succeeds."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HangUpOnce)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
-    retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-    client = KeepAliveWebClient(token=TOKEN, base_url=url, retry_handlers=[retry])
-    try:
-        assert post(client) == "1.000001"
-        assert _HangUpOnce.requests == 2
-    finally:
-        server.shutdown()
-        server.server_close()
+    _HangUpOnce.requests = 0
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), _HangUpOnce)) as server:
+        assert post(_retrying_client(server)) == "1.000001"
+    assert _HangUpOnce.requests == 2
 
 
 def test_a_server_that_hangs_up_after_each_answer_loses_no_call() -> None:
     """A server closes every connection right after its answer, without saying so: the next
     call, made at once, finds the connection gone and is sent again on a new one (slack_sdk's
     ConnectionErrorRetryHandler, which every client of the bot has)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HangUpAfterAnswer)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-    retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))
-    client = KeepAliveWebClient(token=TOKEN, base_url=url, retry_handlers=[retry])
-    try:
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), _HangUpAfterAnswer)) as server:
+        client = _retrying_client(server)
         assert [post(client, f"call {n}") for n in range(5)] == ["1.000001"] * 5
-    finally:
-        server.shutdown()
-        server.server_close()
+
+
+def _retrying_client(server: ThreadingHTTPServer) -> KeepAliveWebClient:
+    """A client of `server` that retries a lost connection once, at once."""
+    retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+    return KeepAliveWebClient(token=TOKEN, base_url=url, retry_handlers=[retry])
 
 
 class _RetryEvery200Once(RetryHandler):
@@ -296,14 +289,22 @@ class _HangUpAfterAnswer(_OkHandler):
         self.close_connection = True  # no "Connection: close": the client is not told
 
 
+@contextmanager
+def _serving(server: ServerT) -> Iterator[ServerT]:
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def tls_slack(tmp_path: Path) -> Iterator[tuple[_TlsSlack, Path]]:
     cert, key = self_signed(tmp_path)
-    server = _TlsSlack(cert, key)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
-    yield server, cert
-    server.shutdown()
-    server.server_close()
+    with _serving(_TlsSlack(cert, key)) as server:
+        yield server, cert
 
 
 def test_tls_certificates_are_verified(tls_slack: tuple[_TlsSlack, Path]) -> None:

@@ -13,7 +13,7 @@ from bot.changes import admission
 from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.ops import scale_modal
-from bot.ops.commands import answer_blocks
+from bot.ops.commands import answer_in_thread
 from bot.runtime import job_inputs, logs
 from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
@@ -116,10 +116,7 @@ def _answer(click: Click, incident: alerts.Incident, record: dict[str, Any], dep
         preset=preset,
         since=timedelta(hours=1),
     )
-    intro = bk.context(f"<@{click.user}> asked: {LABELS[click.button]}")
-    deps.messenger.post(
-        record["channel"], [intro, *answer_blocks(cmd, deps)], thread_ts=record["ts"]
-    )
+    answer_in_thread(click, record["channel"], record["ts"], LABELS[click.button], cmd, deps)
 
 
 def _checked(click: Click, deps: Deps) -> tuple[dict[str, Any], alerts.Incident] | None:

@@ -129,7 +129,8 @@ def answer_list(click: Click, deps: Deps) -> None:
     if group and not reason:
         reason = deps.policy.may_read(click.user, group["env"], click.channel).reason
         elsewhere = click.channel != group["channel"]
-        reason = reason or ("That list is another channel's." if elsewhere else "")
+        where = f"This alert group belongs to <#{group['channel']}>; list it there."
+        reason = reason or (where if elsewhere else "")
     if group is None or reason:
         tell = deps.messenger.tell
         tell(click.user, click.channel, f":no_entry: {reason}", response_url=click.response_url)

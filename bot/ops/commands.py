@@ -17,6 +17,8 @@ from bot.ops import history, scale_modal
 from bot.runtime import job_inputs, logs
 from bot.runtime.coalesce import Coalescer
 from bot.runtime.jobs import QueueFull, expected_wait, queued_jobs
+from bot.slack.clicks import Click
+from bot.slack.pacing import Priority
 from bot.slack.replies import gcp_problem
 from bot.store import Event
 from gcp.errors import GcpError
@@ -138,6 +140,22 @@ def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[
         bk.fit([who, *answer(cmd)], limit=bk.MAX_BLOCKS),
         key=answer_key(p),
         fallback_url=p["response_url"],
+    )
+
+
+def answer_in_thread(
+    click: Click, channel: str, thread_ts: str, label: str, cmd: Command, deps: Deps
+) -> None:
+    """A button's read answer, in the thread it was asked from, through the outbox: Slack's
+    budget paces it behind changes and an outage keeps it until Slack is back."""
+    intro = bk.context(f"<@{click.user}> asked: {label}")
+    asked = {"response_url": click.response_url, "user_id": click.user, "channel_id": channel}
+    deps.outbox.post(
+        channel,
+        [intro, *answer_blocks(cmd, deps)],
+        thread_ts=thread_ts,
+        key=answer_key({**asked, "text": f"{click.button} {thread_ts}"}),
+        priority=Priority.NORMAL,
     )
 
 

@@ -16,12 +16,11 @@ from bot.changes import admission
 from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.ops import scale_modal
-from bot.ops.commands import answer_blocks
+from bot.ops.commands import answer_in_thread
 from bot.runtime import job_inputs
 from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
 from bot.store import Event
-from handlers import blocks as bk
 from handlers.commands import Command
 from handlers.why import ERRORS_BUTTON, ROLLBACK_BUTTON, SCALE_BUTTON, parse_button_value
 
@@ -73,8 +72,7 @@ def on_click(click: Click, deps: Deps) -> None:
         admission.handle(request, deps)
         return
     cmd = Command(verb="errors", env=env, service=service, since=timedelta(hours=1))
-    intro = bk.context(f"<@{click.user}> asked: Show errors")
-    deps.messenger.post(click.channel, [intro, *answer_blocks(cmd, deps)], thread_ts=_thread(click))
+    answer_in_thread(click, click.channel, _thread(click), "Show errors", cmd, deps)
 
 
 def _thread(click: Click) -> str:
