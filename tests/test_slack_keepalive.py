@@ -177,6 +177,47 @@ def test_a_server_that_hangs_up_after_each_answer_loses_no_call() -> None:
         assert [post(client, f"call {n}") for n in range(5)] == ["1.000001"] * 5
 
 
+_OK = b'{"ok": true, "channel": "C_OPS", "ts": "1.000001"}'
+FRAMINGS = {
+    "a length": b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(_OK), _OK),
+    "lines ending in LF alone": b"HTTP/1.1 200 OK\nContent-Length: %d\n\n%s" % (len(_OK), _OK),
+    "100 Continue first": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_OK), _OK),
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"%x\r\n%s\r\n0\r\n\r\n" % (len(_OK), _OK),
+}
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+@pytest.mark.parametrize("pieces", [1, 7], ids=["in one write", "in pieces"])
+def test_answers_framed_as_http_allows_are_read_whole(framing: str, pieces: int) -> None:
+    """RFC 9112 answers however they are framed, and whether they arrive in one piece or
+    several: two calls on one connection both get their ts, so no byte of the first answer
+    was left behind (or read ahead) for the second."""
+    answer = FRAMINGS[framing]
+
+    class Canned(_OkHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            step = -(-len(answer) // pieces)
+            for start in range(0, len(answer), step):
+                self.wfile.write(answer[start : start + step])
+                self.wfile.flush()
+
+    with _serving(_CountingServer(("127.0.0.1", 0), Canned)) as server:
+        client = _retrying_client(server)
+        assert [post(client, "first"), post(client, "second")] == ["1.000001"] * 2
+    assert server.accepted == 1
+
+
+class _CountingServer(ThreadingHTTPServer):
+    accepted = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1
+        super().process_request(request, client_address)
+
+
 def _retrying_client(server: ThreadingHTTPServer) -> KeepAliveWebClient:
     """A client of `server` that retries a lost connection once, at once."""
     retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))

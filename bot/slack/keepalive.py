@@ -36,7 +36,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.error import HTTPError, URLError
 from urllib.parse import urljoin, urlsplit
 from urllib.request import Request
@@ -56,7 +56,16 @@ _LINE_BREAK = re.compile(r"[\r\n]")  # never in a header: it would start another
 _SET_HERE = ("host", "content-length", "connection", "accept-encoding")
 MAX_LINE = 64 * 1024  # a status or header line longer than this is not an answer from Slack
 JUST_ANSWERED = 0.05  # seconds: see _Connection.closed_by_server
+
+
 # Retry handlers that never retry a 2xx answer (slack_sdk's built-in ones).
+class _JsonPost(NamedTuple):
+    url: str
+    origin: Origin
+    head: bytes  # the request line and headers, but for the body's length
+    headers: dict[str, str]
+
+
 _ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
 _JSON = "application/json;charset=utf-8"
 
@@ -68,7 +77,7 @@ class KeepAliveWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self._connections = _ThreadConnections()
         self._first_attempt = threading.local()  # the shortcut's outcome, for slack_sdk's loop
-        self._places: dict[tuple[str, str], tuple[str, Origin, str]] = {}
+        self._posts: dict[tuple[Any, ...], _JsonPost] = {}
 
     def api_call(
         self,
@@ -80,10 +89,8 @@ class KeepAliveWebClient(WebClient):
     ) -> Any:
         if json is None or not self._shortcut_applies(http_verb, json, others):
             return super().api_call(api_method, http_verb=http_verb, json=json, **others)
-        url, origin, target = self._where(api_method)
-        headers = {**self.headers, "Authorization": f"Bearer {self.token}", "Content-Type": _JSON}
-        body = jsonlib.dumps(json).encode()
-        request = _request_bytes("POST", body, headers, origin, target)
+        url, origin, head, headers = self._json_post(api_method)
+        request = _with_body(head, jsonlib.dumps(json).encode())
         try:
             answer = self._exchange(origin, request)
         except Exception as err:
@@ -94,21 +101,36 @@ class KeepAliveWebClient(WebClient):
             client=self,
             http_verb="POST",
             api_url=url,
-            req_args={"headers": headers, "data": {}, "params": {}, "files": None, "json": json},
-            data=jsonlib.loads(answer.body),
+            req_args={
+                "headers": dict(headers),
+                "data": {},
+                "params": {},
+                "files": None,
+                "json": json,
+            },
+            data=jsonlib.loads(answer.body.decode()),  # Slack answers in UTF-8
             headers=answer.headers,
             status_code=answer.status,
         )
         return response.validate()  # type: ignore[no-untyped-call]
 
-    def _where(self, api_method: str) -> tuple[str, Origin, str]:
-        """The method's URL, and the origin and target it is sent to (kept: each post
-        would otherwise parse the same URL again)."""
-        key = (self.base_url, api_method)
-        if key not in self._places:
+    def _json_post(self, api_method: str) -> _JsonPost:
+        """Where a JSON call to `api_method` goes and its request head, kept: each post would
+        otherwise parse the same URL and write the same head again. The key holds everything
+        the head is made of, so a changed token or header makes a new one."""
+        key = (self.base_url, api_method, self.token, *self.headers.items())
+        post = self._posts.get(key)
+        if post is None:
             url = urljoin(self.base_url, api_method.lstrip("/"))
-            self._places[key] = (url, *_origin(url))
-        return self._places[key]
+            origin, target = _origin(url)
+            headers = {
+                **self.headers,
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": _JSON,
+            }
+            post = _JsonPost(url, origin, _request_head("POST", headers, origin, target), headers)
+            self._posts[key] = post
+        return post
 
     def _replay(self, outcome: _Answer | Exception, api_method: str, json: dict[str, Any]) -> Any:
         """slack_sdk's own call, whose first attempt is the one the shortcut made."""
@@ -196,18 +218,27 @@ def _request_bytes(
     method: str, body: bytes, fields: dict[str, str], origin: Origin, target: str
 ) -> bytes:
     """The request as one write: head and body together (no wait on Nagle's algorithm)."""
+    return _with_body(_request_head(method, fields, origin, target), body)
+
+
+def _request_head(method: str, fields: dict[str, str], origin: Origin, target: str) -> bytes:
+    """The request line and headers, all but the body's length and the blank line after."""
     scheme, host, port = origin
     headers = {
         "Host": host if port == (443 if scheme == "https" else 80) else f"{host}:{port}",
-        "Content-Length": str(len(body)),
         "Accept-Encoding": "identity",
         **{k: v for k, v in fields.items() if k.lower() not in _SET_HERE},
     }
     if _CONTROL.search(target) or any(_LINE_BREAK.search(f"{k}{v}") for k, v in headers.items()):
         raise ValueError("a control character in the request line or a header")
     head = f"{method} {target} HTTP/1.1\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    return (head + "\r\n").encode("latin-1") + body
+    return (head + "".join(f"{name}: {value}\r\n" for name, value in headers.items())).encode(
+        "latin-1"
+    )
+
+
+def _with_body(head: bytes, body: bytes) -> bytes:
+    return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
 
 
 @dataclass
@@ -281,11 +312,9 @@ class _Connection:
         return answer
 
     def _answer(self) -> _Answer:
-        status, reason, version = self._status_line()
+        status, reason, version, head = self._status_and_head()
         while 100 <= status < 200:  # 100 Continue and the like come before the answer
-            self._head()
-            status, reason, version = self._status_line()
-        head = self._head()
+            status, reason, version, head = self._status_and_head()
         headers = _parse_head(head)
         answer = _Answer(status, reason, head, headers, b"", closes=version == "HTTP/1.0")
         connection = answer.header("Connection").lower()
@@ -312,13 +341,23 @@ class _Connection:
             raise http.client.LineTooLong("answer line")
         return line
 
-    def _status_line(self) -> tuple[int, str, str]:
-        text = self._line().decode("iso-8859-1")
-        version, _, rest = text.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or not code.isdigit():
-            raise http.client.BadStatusLine(text)
-        return int(code), reason.strip(), version
+    def _status_and_head(self) -> tuple[int, str, str, list[bytes]]:
+        lines = self._buffered_head()
+        if lines is None:
+            lines = [self._line(), *self._head()]
+        return (*_status_line(lines[0]), lines[1:])
+
+    def _buffered_head(self) -> list[bytes] | None:
+        """The status line and header lines (each with its CRLF) when the whole head has
+        arrived in the read buffer already, as a small answer's does: one read, not one per
+        line. None when it has not, or when a line ends in a bare LF (the caller then reads
+        line by line)."""
+        buffered = self.reader.peek()
+        end = buffered.find(b"\r\n\r\n")
+        if end < 0 or buffered.count(b"\n", 0, end) != buffered.count(b"\r\n", 0, end):
+            return None
+        head = self.reader.read(end + 4)
+        return [line + b"\r\n" for line in head[:end].split(b"\r\n")]
 
     def _head(self) -> list[bytes]:
         lines = []
@@ -339,6 +378,15 @@ class _Connection:
             self._line()  # the CRLF after the chunk
         self._head()  # trailer fields, then the final CRLF
         return b"".join(chunks)
+
+
+def _status_line(line: bytes) -> tuple[int, str, str]:
+    text = line.decode("iso-8859-1")
+    version, _, rest = text.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or not code.isdigit():
+        raise http.client.BadStatusLine(text)
+    return int(code), reason.strip(), version
 
 
 def _parse_head(lines: list[bytes]) -> dict[str, str]:

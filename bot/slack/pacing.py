@@ -124,7 +124,8 @@ class Pacer:
         with self._changed:
             now, budget = self._clock(), self._budget(key)
             delay = budget.delay(now)
-            if delay or any(prio <= level for prio, _ in self._waiters.get(key, ())):
+            waiting = self._waiters.get(key)
+            if delay or (waiting and any(prio <= level for prio, _ in waiting)):
                 return max(delay, budget.interval / 4)
             budget.take(now)
             return 0.0

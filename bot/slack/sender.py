@@ -67,11 +67,12 @@ class PacedSender:
         """True when `entry` may be sent by the caller right now: nothing of its queue or of
         its budget waits here before it, and the budget has room (which is then taken)."""
         item = waiting(entry, 0)
-        with self._changed:
-            if self._in_queue[item.queue] or any(
-                self._in_budget[(*item.budget, level)] for level in range(item.priority + 1)
-            ):
-                return False
+        if self._items:  # most answers find nothing waiting, and skip the look
+            with self._changed:
+                if self._in_queue[item.queue] or any(
+                    self._in_budget[(*item.budget, level)] for level in range(item.priority + 1)
+                ):
+                    return False
         return self._pacer.try_take(item.method, item.channel, Priority(item.priority)) == 0
 
     def add(self, entry: OutboxEntry, held: bool = False) -> None:
@@ -89,6 +90,8 @@ class PacedSender:
             self._changed.notify_all()
 
     def posts_waiting(self, channel: str) -> int:
+        if not self._items:
+            return 0
         with self._changed:
             return sum(self._in_budget.get((POST_METHOD, channel, p), 0) for p in _LEVELS)
 
