@@ -80,12 +80,16 @@ def job_bytes(job: Job) -> int:
 def _characters(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
-    if isinstance(value, dict):
-        return sum(len(str(key)) + _characters(item) for key, item in value.items())
+    if isinstance(value, dict):  # a loop, not a sum over a generator: every ack counts one
+        total = 0
+        for key, item in value.items():
+            total += len(str(key)) + (len(item) if isinstance(item, str) else _characters(item))
+        return total
     if isinstance(value, (list, tuple)):
         return sum(_characters(item) for item in value)
-    fields = getattr(value, "__dict__", None)  # a dataclass such as a parsed Command
-    return OBJECT_BYTES + (_characters(fields) if isinstance(fields, dict) else 0)
+    # An object (a parsed Command) is counted by its fields, not walked: what they hold is
+    # made from the job's text, counted already, and walking them cost more than the ack.
+    return OBJECT_BYTES * (1 + len(getattr(value, "__dict__", ())))
 
 
 class JobDurations:
