@@ -85,6 +85,12 @@ def context(*texts: str) -> Block:
     }
 
 
+def names(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`: each once, in order."""
+    once = list(dict.fromkeys(items))
+    return " and ".join([", ".join(once[:-1]), once[-1]] if len(once) > 1 else once)
+
+
 def divider() -> Block:
     return {"type": "divider"}
 

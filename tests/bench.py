@@ -208,13 +208,20 @@ def answers(slack: SlackEmulator, burst: Burst, timeout: float = 120.0) -> dict[
 
 
 def answers_by_user(slack: SlackEmulator, users: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each user's answers: the messages whose first line says they ran a command."""
+    """Each user's answers: the messages whose first line says they ran a command (one answer
+    may name several: commands alike that waited together)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for message in slack.messages("C_OPS"):
-        mention = MENTION.search(json.dumps(message.get("blocks", [])[:1]))
-        if mention and mention.group(1) in users:
-            found.setdefault(mention.group(1), []).append(message)
+        for user in askers(message):
+            if user in users:
+                found.setdefault(user, []).append(message)
     return found
+
+
+def askers(message: dict[str, Any]) -> list[str]:
+    """Who an answer says ran its command: the mentions of its first line, each once."""
+    first = json.dumps(message.get("blocks", [])[:1])
+    return list(dict.fromkeys(MENTION.findall(first))) if " ran `/ops " in first else []
 
 
 def measure(

@@ -17,7 +17,7 @@ import requests
 from bot.dev.local_google import LocalGoogleCerts
 from bot.dev.slack_emulator import SlackEmulator
 from bot.dev.slack_emulator.rate_limits import POST_BURST, POST_PER_SECOND
-from tests.bench import BOT_ARGS, SAMPLE, SECRET, TOKEN, Server, quantiles, signed
+from tests.bench import BOT_ARGS, SAMPLE, SECRET, TOKEN, Server, askers, quantiles, signed
 
 PEOPLE = 20
 COMMANDS = ("status fluxori-backend", "revisions fluxori-frontend --limit 3", "slo fluxori-backend")
@@ -90,8 +90,7 @@ def _wait_for_answers(slack: SlackEmulator, commands: int, timeout: float = 300.
     """Wait until every command's answer is in the channel; the channel's messages then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        answered = [m for m in slack.messages("C_OPS") if " ran `/ops " in json.dumps(m)]
-        if len(answered) >= commands:
+        if sum(len(askers(m)) for m in slack.messages("C_OPS")) >= commands:
             break
         time.sleep(0.5)  # the figures come from Slack timestamps, not from this poll
     return len(slack.messages("C_OPS"))
@@ -105,7 +104,7 @@ def _figures(
     posts: int,
 ) -> dict[str, Any]:
     messages = slack.messages("C_OPS")
-    answers = [m for m in messages if " ran `/ops " in json.dumps(m)]
+    answers = [m for m in messages if askers(m)]
     last = max(float(m["ts"]) for m in answers) - began
     allowed = (posts - POST_BURST) / POST_PER_SECOND
     calls = slack.calls()
@@ -113,7 +112,7 @@ def _figures(
         "commands": len(acks),
         "refused": sum(1 for _, body in acks if "try again" in body),
         **{f"ack_{k}": v for k, v in quantiles([s for s, _ in acks]).items()},
-        "answered": len(answers),
+        "answered": sum(len(askers(m)) for m in answers),
         "posts": posts,
         "posts_per_command": len(answers) / len(acks),
         "alert_cards": posts - len(answers),

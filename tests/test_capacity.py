@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -11,18 +14,23 @@ import pytest
 from bot import container
 from bot.dev.slack_emulator.transport import BotResponse
 from bot.runtime.coalesce import Coalescer
-from bot.runtime.jobs import InlineQueue, Job, QueueFull, job_bytes
+from bot.runtime.jobs import JOINED, InlineQueue, Job, QueueFull, job_bytes
 from tests.support.slack import ALICE, BOB, CAROL, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 STATUS = "status fluxori-backend"
 
 
+USERS = [f"U_PERSON{n:03d}" for n in range(200)]
+MENTION = re.compile(r"<@(U[A-Z0-9_]+)>")
+
+
 def burst(stack: Stack, commands: int, concurrency: int) -> list[BotResponse]:
+    """`commands` status commands, each from its own person."""
     with ThreadPoolExecutor(concurrency) as pool:
         return list(
             pool.map(
-                lambda _: stack.slack.slash_command(ALICE, OPS_CHANNEL, text=STATUS),
+                lambda n: stack.slack.slash_command(USERS[n], OPS_CHANNEL, text=STATUS),
                 range(commands),
             )
         )
@@ -33,15 +41,91 @@ def answered_roots(stack: Stack) -> list[dict[str, Any]]:
 
 
 def test_a_burst_of_commands_is_answered_once_each(stack: Stack) -> None:
-    """200 status commands at concurrency 32: none refused, each answered once."""
+    """200 status commands from 200 people at concurrency 32: none refused, each person named
+    in exactly one answer (commands alike that waited together share one)."""
     acks = burst(stack, 200, 32)
     assert [a.status for a in acks] == [200] * 200
     assert not [a.body for a in acks if "try again" in a.body]
-    eventually(lambda: len(answered_roots(stack)) == 200, timeout=30, what="200 answers")
+    eventually(lambda: len(askers_answered(stack)) == 200, timeout=30, what="200 answered")
     stack.idle(30)
     answers = answered_roots(stack)
-    assert len(answers) == 200
+    assert sorted(askers_answered(stack)) == sorted(USERS[:200])
+    assert len(answers) <= 200
     assert all("Traffic" in text_of(a) for a in answers)
+
+
+def who_line(message: dict[str, Any]) -> str:
+    """An answer's first line: who ran what, where."""
+    return str(message["blocks"][0]["elements"][0]["text"])
+
+
+def askers_answered(stack: Stack) -> list[str]:
+    """Each asker named by an answer's first line, once per answer naming them."""
+    return [
+        user for m in stack.slack.messages(OPS_CHANNEL) for user in MENTION.findall(who_line(m))
+    ]
+
+
+@contextmanager
+def one_busy_worker(stack: Stack) -> Iterator[None]:
+    """The stack's queue with a single worker, busy until the block ends: what is queued
+    meanwhile waits together."""
+    deps = stack.bot.deps
+    deps.queue = InlineQueue(lambda job: container.dispatch(job, deps), workers=1)
+    gate = threading.Event()
+
+    def busy(_: Job) -> None:
+        gate.wait(10)
+
+    deps.runners["gate"] = busy
+    deps.queue.submit(Job("gate"))
+    try:
+        yield
+    finally:
+        gate.set()
+
+
+def test_commands_alike_that_wait_together_get_one_answer_naming_each_asker(
+    stack: Stack,
+) -> None:
+    """Three people ask the same while the bot is behind: one message names all three.
+    Another service or another environment is another question, answered on its own."""
+    with one_busy_worker(stack):
+        for user in (ALICE, BOB, CAROL):
+            stack.slack.slash_command(user, OPS_CHANNEL, text=STATUS)
+        stack.slack.slash_command(BOB, OPS_CHANNEL, text="status fluxori-frontend")
+        stack.slack.slash_command(CAROL, OPS_CHANNEL, text=f"{STATUS} --env dev")
+    stack.idle()
+    assert sorted(who_line(m) for m in stack.slack.messages(OPS_CHANNEL)) == [
+        f"<@{ALICE}>, <@{BOB}> and <@{CAROL}> ran `/ops {STATUS}` · *prod*",
+        f"<@{BOB}> ran `/ops status fluxori-frontend` · *prod*",
+        f"<@{CAROL}> ran `/ops {STATUS} --env dev` · *dev*",
+    ]
+    assert sorted(askers_answered(stack)) == sorted([ALICE, BOB, CAROL, BOB, CAROL])
+
+
+def test_one_answer_names_at_most_ten_askers(stack: Stack) -> None:
+    """25 people asking the same while the bot is behind: three answers (10, 10, 5), each
+    person in exactly one."""
+    with one_busy_worker(stack):
+        for user in USERS[:25]:
+            stack.slack.slash_command(user, OPS_CHANNEL, text=STATUS)
+    stack.idle()
+    per_answer = [MENTION.findall(who_line(m)) for m in stack.slack.messages(OPS_CHANNEL)]
+    assert sorted(len(names) for names in per_answer) == [5, 10, 10]
+    assert sorted(name for names in per_answer for name in names) == sorted(USERS[:25])
+
+
+def test_a_shared_answer_the_channel_refuses_reaches_each_asker(stack: Stack) -> None:
+    """In a channel without the bot, a shared answer comes privately to every asker."""
+    with one_busy_worker(stack):
+        for user in (ALICE, BOB, CAROL):
+            stack.slack.slash_command(user, "C_GENERAL", text=STATUS)
+    stack.idle()
+    for user in (ALICE, BOB, CAROL):
+        [private] = stack.slack.ephemerals(user, "C_GENERAL")
+        assert "/invite" in text_of(private)
+        assert "Traffic" in text_of(private)
 
 
 def test_a_full_queue_says_how_long_to_wait_and_posts_nothing(stack: Stack) -> None:
@@ -135,3 +219,36 @@ def test_identical_reads_in_flight_share_one_call() -> None:
         answers = [f.result() for f in futures]
     assert answers == ["answer"] * 10
     assert len(calls) == 1
+
+
+def test_a_job_joins_one_of_its_group_only_while_that_one_waits() -> None:
+    """B joins A while A waits in the queue; C, queued once A has started, runs on its own.
+    Every job's input is handed over once, and the queue ends empty."""
+    ran: list[list[str]] = []
+    gate, a_running, a_release = threading.Event(), threading.Event(), threading.Event()
+
+    def runner(job: Job) -> None:
+        if job.kind == "gate":
+            gate.wait(10)
+            return
+        held = job.held or {}
+        ran.append([held["data"], *(other["data"] for other in held.get(JOINED, []))])
+        if held["data"] == "A":
+            a_running.set()
+            a_release.wait(10)
+
+    def job(name: str) -> Job:
+        return Job("command", held={"data": name}, group="same")
+
+    queue = InlineQueue(runner, workers=1)
+    queue.submit(Job("gate"))
+    queue.submit(job("A"))
+    queue.submit(job("B"))
+    gate.set()
+    assert a_running.wait(10)
+    queue.submit(job("C"))
+    a_release.set()
+    assert queue.drain(10)
+    assert ran == [["A", "B"], ["C"]]
+    assert queue.depth() == 0
+    queue.close()

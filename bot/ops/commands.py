@@ -16,7 +16,7 @@ from bot.deps import Deps
 from bot.ops import history, scale_modal
 from bot.runtime import job_inputs, logs
 from bot.runtime.coalesce import Coalescer
-from bot.runtime.jobs import QueueFull, expected_wait, queued_jobs
+from bot.runtime.jobs import JOINED, QueueFull, expected_wait, queued_jobs
 from bot.slack.clicks import Click
 from bot.slack.pacing import Priority
 from bot.slack.replies import gcp_problem
@@ -43,9 +43,7 @@ def register(app: App, deps: Deps) -> None:
     def answer(cmd: Command) -> list[bk.Block]:
         if cmd.verb == "history":  # the store, not Google: nothing worth sharing
             return answer_blocks(cmd, deps)
-        args = tuple(sorted(cmd.args.items()))
-        key = (cmd.verb, cmd.env, cmd.service, cmd.preset, cmd.since, cmd.limit, args)
-        return shared.call(key, lambda: answer_blocks(cmd, deps))
+        return shared.call(same_answer(cmd), lambda: answer_blocks(cmd, deps))
 
     deps.runners[JOB_KIND] = job_inputs.runner(
         deps.store, lambda data: run_command(data, deps, answer)
@@ -84,7 +82,9 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return admission.submit(change_request(cmd, body), deps)
     payload = {k: str(body.get(k, "")) for k in ("text", "user_id", "channel_id", "response_url")}
     try:
-        job_inputs.submit(JOB_KIND, payload, deps.store, deps.queue, {PARSED: cmd})
+        job_inputs.submit(
+            JOB_KIND, payload, deps.store, deps.queue, {PARSED: cmd}, joins_on(cmd, payload)
+        )
     except QueueFull as full:
         return busy_answer(full.wait_seconds)
     log.info("command_accepted", verb=cmd.verb, env=cmd.env, service=cmd.service)
@@ -95,6 +95,18 @@ def acknowledge(body: dict[str, Any], deps: Deps) -> dict[str, Any]:
             "text": f":hourglass: Queued: the answer comes in about {round(wait)} s.",
         }
     return {}
+
+
+def same_answer(cmd: Command) -> tuple[Any, ...]:
+    """What a read's answer depends on: two commands alike in these get the same answer."""
+    args = tuple(sorted(cmd.args.items()))
+    return (cmd.verb, cmd.env, cmd.service, cmd.preset, cmd.since, cmd.limit, args)
+
+
+def joins_on(cmd: Command, payload: dict[str, str]) -> str:
+    """Commands alike in this, waiting in the queue together, get one answer that names each
+    asker. History is left out: its answer depends on when it is asked."""
+    return "" if cmd.verb == "history" else f"{payload['channel_id']} {same_answer(cmd)!r}"
 
 
 def answer_wait(deps: Deps, channel: str) -> float:
@@ -128,18 +140,21 @@ def change_request(cmd: Command, body: dict[str, Any]) -> ChangeRequest:
 
 def run_command(p: dict[str, Any], deps: Deps, answer: Callable[[Command], list[bk.Block]]) -> None:
     """One message in the channel: who ran what and where, then the answer; what follows (a
-    button's answer) goes in its thread. It goes through the outbox, so Slack's budget paces
-    it behind changes, an outage keeps it, and a channel that refuses the bot sends it to the
-    requester alone."""
+    button's answer) goes in its thread. Commands alike that waited in the queue together
+    (JOINED) share the message, which names each asker. It goes through the outbox, so Slack's
+    budget paces it behind changes, an outage keeps it, and a channel that refuses the bot
+    sends it to each requester alone."""
     parsed = p.get(PARSED)
     cmd = parsed if isinstance(parsed, Command) else registry.parse(p["text"], deps.config)
     where = history.environment_label(cmd) if cmd.verb == "history" else cmd.env
-    who = bk.context(f"<@{p['user_id']}> ran {bk.code('/ops ' + cmd.text)} · *{where}*")
+    asked = [p, *p.get(JOINED, [])]
+    askers = bk.names([f"<@{a['user_id']}>" for a in asked])
+    who = bk.context(f"{askers} ran {bk.code('/ops ' + cmd.text)} · *{where}*")
     deps.outbox.answer(
         p["channel_id"],
         bk.fit([who, *answer(cmd)], limit=bk.MAX_BLOCKS),
         key=answer_key(p),
-        fallback_url=p["response_url"],
+        fallback_url=" ".join(a["response_url"] for a in asked if a["response_url"]),
     )
 
 

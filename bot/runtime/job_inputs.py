@@ -12,10 +12,11 @@ acknowledgement saves a write to the store.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.runtime import logs
-from bot.runtime.jobs import Job, JobQueue, QueueFull, Runner
+from bot.runtime.jobs import JOINED, Job, JobQueue, QueueFull, Runner
 from bot.store import ActionStore
 from bot.store.model import iso, new_id, utcnow
 
@@ -31,13 +32,19 @@ def submit(
     store: ActionStore,
     queue: JobQueue,
     in_process: dict[str, Any] | None = None,
+    same_as: str = "",
 ) -> None:
     """Store `data` and queue a `kind` job naming it; raises QueueFull like `queue.submit`.
     `in_process`: more for the job when it runs in this process (the request's own parsed
-    objects, say); it is never stored, so a job must work without it."""
+    objects, say); it is never stored, so a job must work without it. `same_as`: jobs of
+    one kind with the same `same_as` do the same work, so in this process one may join
+    another that waits (its input then reaches the handler in the first's JOINED)."""
     job = input_job(kind, data, store, queue)
-    if job.held is not None and in_process:
-        job.held["data"] = {**data, **in_process}
+    if job.held is not None:
+        if in_process:
+            job.held["data"] = {**data, **in_process}
+        if same_as:
+            job = replace(job, group=f"{kind}:{same_as}")
     queue.submit(job)
 
 
@@ -66,8 +73,7 @@ def input_job(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQue
 def take(job: Job, store: ActionStore) -> dict[str, Any] | None:
     """The stored input the job names, the first time it is asked for; else None."""
     if job.held is not None:
-        held = job.held.pop("data", None)
-        return dict(held) if isinstance(held, dict) else None
+        return _held_input(job.held)
     key = job.payload.get(KEY)
     if not isinstance(key, str) or not key:
         log.warning("job_input_missing", kind=job.kind)
@@ -80,6 +86,15 @@ def take(job: Job, store: ActionStore) -> dict[str, Any] | None:
         log.info("job_input_already_taken", kind=job.kind, input=key)
         return None
     return dict(stored["data"])
+
+
+def _held_input(held: dict[str, Any]) -> dict[str, Any] | None:
+    """The input held in memory, taken; with the inputs of the jobs that joined it."""
+    data = held.pop("data", None)
+    if not isinstance(data, dict):
+        return None
+    joined = [_held_input(other) for other in held.pop(JOINED, [])]
+    return {**data, JOINED: [other for other in joined if other]} if joined else dict(data)
 
 
 def runner(store: ActionStore, handle: Callable[[dict[str, Any]], None]) -> Runner:

@@ -37,6 +37,9 @@ class Job:
     # What an in-process queue hands over beside the payload; never serialised, so a job
     # arriving from outside (Pub/Sub push) cannot carry it.
     held: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # Jobs of one group do the same work: one queued behind another of its group, not yet
+    # started, joins it (see InlineQueue.submit). Empty: the job is alone.
+    group: str = field(default="", compare=False)
 
 
 class QueueFull(Exception):
@@ -68,7 +71,16 @@ class JobQueue(Protocol):
 
 
 Runner = Callable[[Job], None]
-_Entry = tuple[Job, int, contextvars.Context]
+JOINED = "joined"  # in a queued job's `held`: the `held` of each job that joined it
+JOIN_LIMIT = 10  # jobs in one group's run, the first included
+
+
+@dataclass
+class _Entry:
+    job: Job
+    size: int
+    context: contextvars.Context
+    joined: int = 0
 
 
 def job_bytes(job: Job) -> int:
@@ -115,6 +127,7 @@ class InlineQueue:
         self._runner = runner
         self._budget = budget_bytes
         self._lanes: tuple[deque[_Entry], deque[_Entry]] = (deque(), deque())
+        self._open: dict[str, _Entry] = {}  # by group: the queued job a new one would join
         self._queued_bytes = 0
         self._running = 0
         self._closed = False
@@ -132,6 +145,9 @@ class InlineQueue:
             thread.start()
 
     def submit(self, job: Job) -> None:
+        """Queue `job`; one whose group has a job queued and not yet started (with room for
+        one more, JOIN_LIMIT) joins that one instead: its `held` goes into that job's
+        `held[JOINED]`, for the runner to do both in one go."""
         size = job_bytes(job)
         with self._changed:
             if self._closed:
@@ -140,11 +156,23 @@ class InlineQueue:
                 wait = self.wait_seconds()
                 log.warning("job_rejected_queue_full", kind=job.kind, wait_s=round(wait, 1))
                 raise QueueFull("the bot is busy", wait)
-            lane = self._lanes[1] if job.kind in READ_KINDS else self._lanes[0]
-            # Carry the request's log context (request id, trace, Slack user) into the job.
-            lane.append((job, size, contextvars.copy_context()))
             self._queued_bytes += size
-            self._changed.notify()
+            if not self._join(job, size):
+                # Carry the request's log context (request id, trace, Slack user) into the job.
+                entry = _Entry(job, size, contextvars.copy_context())
+                (self._lanes[1] if job.kind in READ_KINDS else self._lanes[0]).append(entry)
+                if job.group and job.held is not None:
+                    self._open[job.group] = entry
+                self._changed.notify()
+
+    def _join(self, job: Job, size: int) -> bool:
+        entry = self._open.get(job.group) if job.group and job.held is not None else None
+        if entry is None or entry.job.held is None or entry.joined + 1 >= JOIN_LIMIT:
+            return False
+        entry.job.held.setdefault(JOINED, []).append(job.held)
+        entry.size += size
+        entry.joined += 1
+        return True
 
     def wait_seconds(self) -> float:
         """How long a job queued now would wait: the work ahead of it shared by the workers."""
@@ -176,16 +204,17 @@ class InlineQueue:
                     return None
                 self._changed.wait()
             entry = (self._lanes[0] or self._lanes[1]).popleft()
-            self._queued_bytes -= entry[1]
+            if self._open.get(entry.job.group) is entry:  # started: nothing joins it now
+                del self._open[entry.job.group]
+            self._queued_bytes -= entry.size
             self._running += 1
             return entry
 
     def _work(self) -> None:
         while (entry := self._next()) is not None:
-            job, _, context = entry
             started = time.monotonic()
             try:
-                context.run(self._run, job)
+                entry.context.run(self._run, entry.job)
             finally:
                 with self._changed:
                     self._running -= 1

@@ -68,7 +68,8 @@ class Outbox:
         fallback_url: str = "",
     ) -> None:
         """Post `blocks` (in `thread_ts`'s thread); `key` makes a repeated call post once.
-        When the channel refuses the bot, `fallback_url` (a response_url) gets it instead."""
+        When the channel refuses the bot, `fallback_url` (response_urls, separated by spaces)
+        gets it instead."""
         entry = self._entry(
             Kind.POST,
             key,
@@ -263,16 +264,17 @@ class Outbox:
         return str(response["ts"])
 
     def _answer_instead(self, entry: OutboxEntry, error: str) -> None:
-        """A post the channel refused reaches its requester through the fallback URL."""
-        if not entry.fallback_url or error not in CHANNEL_FIXES:
+        """A post the channel refused reaches each requester through their fallback URL."""
+        if error not in CHANNEL_FIXES:
             return
         note = context(f":information_source: {CHANNEL_FIXES[error]}")
-        try:
-            WebhookClient(entry.fallback_url, timeout=OUTBOX_TIMEOUT_SECONDS).send(
-                text=entry.text, blocks=[*entry.blocks, note], response_type="ephemeral"
-            )
-        except Exception as err:  # the drop above is the record
-            log.warning("fallback_answer_failed", key=entry.key, error=type(err).__name__)
+        for url in entry.fallback_url.split():
+            try:
+                WebhookClient(url, timeout=OUTBOX_TIMEOUT_SECONDS).send(
+                    text=entry.text, blocks=[*entry.blocks, note], response_type="ephemeral"
+                )
+            except Exception as err:  # the drop above is the record
+                log.warning("fallback_answer_failed", key=entry.key, error=type(err).__name__)
 
     def _settle(self, entry: OutboxEntry, state: OutboxState, **result: str) -> bool | None:
         return True if self._store.outbox_settle(entry, state, self._now(), **result) else None

@@ -54,7 +54,9 @@ class OutboxEntry:
     error: str = ""
     finished_at: datetime | None = None
     priority: int = 1  # bot.slack.pacing.Priority: sent first when Slack's budget is short
-    fallback_url: str = ""  # a post: the response_url to answer if the channel refuses it
+    # A post: the response_url to answer if the channel refuses it; several, separated by
+    # spaces, for an answer shared by commands alike.
+    fallback_url: str = ""
 
     @property
     def queue(self) -> str:
