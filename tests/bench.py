@@ -199,8 +199,10 @@ def answers(slack: SlackEmulator, burst: Burst, timeout: float = 120.0) -> dict[
             break
         time.sleep(0.2)  # the figures come from Slack timestamps, not from this poll
     waits = [float(found[0]["ts"]) - burst.sent_at[user] for user, found in answered.items()]
+    posts = {message["ts"] for found in answered.values() for message in found}
     return {
         **{f"answer_{k}": v for k, v in quantiles(waits).items()},
+        "posts_per_command": len(posts) / max(1, len(expected)),
         "answered": len(answered),
         "answered_twice": sum(1 for found in answered.values() if len(found) > 1),
         "unanswered": len(expected) - len(answered),
@@ -507,6 +509,9 @@ def report(results: dict[str, Any]) -> None:
         line(
             f"{where} answer p50 / p99 ms",
             f"{bot['answer_p50_ms']:.0f} / {bot['answer_p99_ms']:.0f}",
+            "",
+            "",
+            f"{bot['posts_per_command']:.2f} posts per command (first round)",
         )
         answered = (
             f"{bot['answered']} once, {bot['answered_twice']} twice, {bot['unanswered']} none"

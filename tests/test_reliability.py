@@ -134,6 +134,6 @@ def test_twenty_users_at_once_are_all_answered(stack: Stack) -> None:
     assert all(r.status == 200 for r in replies)
     stack.idle(timeout=20)
     roots = stack.slack.messages(OPS_CHANNEL)
-    assert len(roots) == 20
     assert all("fluxori-frontend" in text_of(r) for r in roots)
-    assert {u for u in users if any(f"<@{u}>" in json.dumps(r) for r in roots)} == set(users)
+    named = [u for r in roots for u in users if f"<@{u}>" in json.dumps(r["blocks"][:1])]
+    assert sorted(named) == sorted(users)  # each once: alike and waiting together, one answer
