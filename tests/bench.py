@@ -183,7 +183,7 @@ def send(url: str, text: str, concurrency: int, total: int, tag: str) -> Burst:
     return burst
 
 
-MENTION = re.compile(r"<@(U[A-Z0-9]+)>")
+MENTION = re.compile(r"<@(U[A-Z0-9_]+)>")
 
 
 def answers(slack: SlackEmulator, burst: Burst, timeout: float = 120.0) -> dict[str, Any]:
