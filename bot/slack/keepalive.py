@@ -56,18 +56,16 @@ _LINE_BREAK = re.compile(r"[\r\n]")  # never in a header: it would start another
 _SET_HERE = ("host", "content-length", "connection", "accept-encoding")
 MAX_LINE = 64 * 1024  # a status or header line longer than this is not an answer from Slack
 JUST_ANSWERED = 0.05  # seconds: see _Connection.closed_by_server
-
-
 # Retry handlers that never retry a 2xx answer (slack_sdk's built-in ones).
+_ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
+_JSON = "application/json;charset=utf-8"
+
+
 class _JsonPost(NamedTuple):
     url: str
     origin: Origin
     head: bytes  # the request line and headers, but for the body's length
     headers: dict[str, str]
-
-
-_ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
-_JSON = "application/json;charset=utf-8"
 
 
 class KeepAliveWebClient(WebClient):
