@@ -12,7 +12,6 @@ acknowledgement saves a write to the store.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from bot.runtime import logs
@@ -39,13 +38,11 @@ def submit(
     objects, say); it is never stored, so a job must work without it. `same_as`: jobs of
     one kind with the same `same_as` do the same work, so in this process one may join
     another that waits (its input then reaches the handler in the first's JOINED)."""
-    job = input_job(kind, data, store, queue)
-    if job.held is not None:
-        if in_process:
-            job.held["data"] = {**data, **in_process}
-        if same_as:
-            job = replace(job, group=f"{kind}:{same_as}")
-    queue.submit(job)
+    if queue.holds_inputs:
+        group = f"{kind}:{same_as}" if same_as else ""
+        queue.submit(Job(kind, held={"data": {**data, **(in_process or {})}}, group=group))
+    else:
+        queue.submit(input_job(kind, data, store, queue))
 
 
 def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:

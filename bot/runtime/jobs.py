@@ -95,7 +95,8 @@ def _characters(value: Any) -> int:
     if isinstance(value, dict):  # a loop, not a sum over a generator: every ack counts one
         total = 0
         for key, item in value.items():
-            total += len(str(key)) + (len(item) if isinstance(item, str) else _characters(item))
+            total += len(key) if isinstance(key, str) else len(str(key))
+            total += len(item) if isinstance(item, str) else _characters(item)
         return total
     if isinstance(value, (list, tuple)):
         return sum(_characters(item) for item in value)
