@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.dev.sandbox import free_port
+import requests
+
+from bot.dev.sandbox import free_port, wait_ready
 from bot.dev.slack_emulator import SlackEmulator
 from gcp.emulator import Emulator
 from tests.support.models import PROD_BACKEND
@@ -71,3 +73,33 @@ def test_bad_configuration_stops_start_up_with_one_line_per_problem(tmp_path: Pa
     ):
         assert problem in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_worker_collects_garbage_but_never_walks_what_loaded_before_the_fork() -> None:
+    """`bot serve` loads with the collector off. Before gunicorn forks the worker, the
+    master's `before_fork` (the bot's `_loaded`) freezes what loaded and turns collection
+    back on: the worker collects its own garbage and skips the start-up heap."""
+    port = free_port()
+    program = f"""
+import gc
+gc.disable()
+from bot.__main__ import _loaded
+from bot.runtime.server import serve
+
+def load():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"enabled={{gc.isenabled()}} frozen={{gc.get_freeze_count() > 1000}}".encode()]
+    return app
+
+serve(load, {port}, lambda: None, host="127.0.0.1", before_fork=_loaded)
+"""
+    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/", process)
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == (
+            "enabled=True frozen=True"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)

@@ -148,8 +148,10 @@ def serve(
     on_exit: Callable[[], None],
     host: str = "0.0.0.0",
     threads: int = 16,
+    before_fork: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run until SIGTERM/SIGINT. `load` runs in the worker, so the queue's threads live there."""
+    """Run until SIGTERM/SIGINT. `load` runs in the worker, so the queue's threads live there;
+    `before_fork` runs in the master each time a worker is about to be forked."""
     options = {
         "bind": f"{host}:{port}",
         "workers": 1,
@@ -162,6 +164,7 @@ def serve(
         "logger_class": _JsonLogger,
         "loglevel": os.environ.get("LOG_LEVEL", "info").lower(),
         "worker_exit": lambda _server, _worker: on_exit(),
+        "pre_fork": lambda _server, _worker: before_fork(),
         "control_socket_disable": True,
     }
     _Gunicorn(load, options).run()
