@@ -16,7 +16,6 @@ import base64
 import compileall
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from bot.store import Filters, State
 from bot.store.sqlite import SqliteStore
 from gcp.emulator import Emulator
 from tests.support.records import START, record, seed_sqlite
+from tests.support.slack import askers
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench-token"
@@ -183,9 +183,6 @@ def send(url: str, text: str, concurrency: int, total: int, tag: str) -> Burst:
     return burst
 
 
-MENTION = re.compile(r"<@(U[A-Z0-9_]+)>")
-
-
 def answers(slack: SlackEmulator, burst: Burst, timeout: float = 120.0) -> dict[str, Any]:
     """Wait until every accepted command is answered (or nothing moves for 5 s); the answer's
     time is its Slack ts, the emulator's wall clock."""
@@ -218,12 +215,6 @@ def answers_by_user(slack: SlackEmulator, users: set[str]) -> dict[str, list[dic
             if user in users:
                 found.setdefault(user, []).append(message)
     return found
-
-
-def askers(message: dict[str, Any]) -> list[str]:
-    """Who an answer says ran its command: the mentions of its first line, each once."""
-    first = json.dumps(message.get("blocks", [])[:1])
-    return list(dict.fromkeys(MENTION.findall(first))) if " ran `/ops " in first else []
 
 
 def measure(

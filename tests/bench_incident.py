@@ -17,7 +17,8 @@ import requests
 from bot.dev.local_google import LocalGoogleCerts
 from bot.dev.slack_emulator import SlackEmulator
 from bot.dev.slack_emulator.rate_limits import POST_BURST, POST_PER_SECOND
-from tests.bench import BOT_ARGS, SAMPLE, SECRET, TOKEN, Server, askers, quantiles, signed
+from tests.bench import BOT_ARGS, SAMPLE, SECRET, TOKEN, Server, quantiles, signed
+from tests.support.slack import askers
 
 PEOPLE = 20
 COMMANDS = ("status fluxori-backend", "revisions fluxori-frontend --limit 3", "slo fluxori-backend")

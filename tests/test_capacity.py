@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,14 +14,13 @@ from bot import container
 from bot.dev.slack_emulator.transport import BotResponse
 from bot.runtime.coalesce import Coalescer
 from bot.runtime.jobs import JOINED, InlineQueue, Job, QueueFull, job_bytes
-from tests.support.slack import ALICE, BOB, CAROL, text_of
+from tests.support.slack import ALICE, BOB, CAROL, askers, text_of, who_line
 from tests.support.stack import OPS_CHANNEL, Stack, eventually
 
 STATUS = "status fluxori-backend"
 
 
 USERS = [f"U_PERSON{n:03d}" for n in range(200)]
-MENTION = re.compile(r"<@(U[A-Z0-9_]+)>")
 
 
 def burst(stack: Stack, commands: int, concurrency: int) -> list[BotResponse]:
@@ -54,16 +52,9 @@ def test_a_burst_of_commands_is_answered_once_each(stack: Stack) -> None:
     assert all("Traffic" in text_of(a) for a in answers)
 
 
-def who_line(message: dict[str, Any]) -> str:
-    """An answer's first line: who ran what, where."""
-    return str(message["blocks"][0]["elements"][0]["text"])
-
-
 def askers_answered(stack: Stack) -> list[str]:
-    """Each asker named by an answer's first line, once per answer naming them."""
-    return [
-        user for m in stack.slack.messages(OPS_CHANNEL) for user in MENTION.findall(who_line(m))
-    ]
+    """Each asker named by an answer, once per answer naming them."""
+    return [user for m in stack.slack.messages(OPS_CHANNEL) for user in askers(m)]
 
 
 @contextmanager
@@ -111,7 +102,7 @@ def test_one_answer_names_at_most_ten_askers(stack: Stack) -> None:
         for user in USERS[:25]:
             stack.slack.slash_command(user, OPS_CHANNEL, text=STATUS)
     stack.idle()
-    per_answer = [MENTION.findall(who_line(m)) for m in stack.slack.messages(OPS_CHANNEL)]
+    per_answer = [askers(m) for m in stack.slack.messages(OPS_CHANNEL)]
     assert sorted(len(names) for names in per_answer) == [5, 10, 10]
     assert sorted(name for names in per_answer for name in names) == sorted(USERS[:25])
 

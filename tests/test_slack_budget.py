@@ -18,7 +18,7 @@ import pytest
 from bot.dev.local_google import LocalGoogleCerts
 from bot.dev.slack_emulator.rate_limits import POST_BURST, POST_PER_SECOND
 from gcp.emulator import Emulator
-from tests.support.slack import ALICE, action_id_of, text_of
+from tests.support.slack import ALICE, action_id_of, asked, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
 
 PEOPLE = [f"U_ONCALL{n:02d}" for n in range(20)]
@@ -50,15 +50,6 @@ def ask_three(stack: Stack, user: str, acked: list[Ack] | None = None) -> list[A
         assert reply.status == 200
         acks.append((user, command, reply.body, reply.elapsed))
     return acks
-
-
-def asked(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """(who, command) for each person an answer's first line names (commands alike that
-    waited together share one answer)."""
-    found = re.search(r"\"((?:<@\w+>(?:, | and )?)+) ran `/ops ([^`]+)`", text_of(message))
-    if not found:
-        return []
-    return [(user, found.group(2)) for user in re.findall(r"<@(\w+)>", found.group(1))]
 
 
 def test_sixty_commands_from_twenty_people_are_paced_not_refused(limited: Stack) -> None:

@@ -210,14 +210,6 @@ def test_answers_framed_as_http_allows_are_read_whole(framing: str, pieces: int)
     assert server.accepted == 1
 
 
-class _CountingServer(ThreadingHTTPServer):
-    accepted = 0
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.accepted += 1
-        super().process_request(request, client_address)
-
-
 def _retrying_client(server: ThreadingHTTPServer) -> KeepAliveWebClient:
     """A client of `server` that retries a lost connection once, at once."""
     retry = ConnectionErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))
@@ -278,7 +270,17 @@ def test_a_header_with_a_line_break_is_refused(slack: SlackEmulator) -> None:
     assert slack.connections_accepted == 0
 
 
-class _TlsSlack(ThreadingHTTPServer):
+class _CountingServer(ThreadingHTTPServer):
+    """A test server that counts the connections it accepts."""
+
+    accepted = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1
+        super().process_request(request, client_address)
+
+
+class _TlsSlack(_CountingServer):
     """chat.postMessage over TLS with a self-signed certificate for 127.0.0.1."""
 
     daemon_threads = True
@@ -288,11 +290,6 @@ class _TlsSlack(ThreadingHTTPServer):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.socket = context.wrap_socket(self.socket, server_side=True)
-        self.accepted = 0
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.accepted += 1
-        super().process_request(request, client_address)
 
 
 class _OkHandler(BaseHTTPRequestHandler):

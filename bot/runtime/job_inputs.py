@@ -38,11 +38,7 @@ def submit(
     objects, say); it is never stored, so a job must work without it. `same_as`: jobs of
     one kind with the same `same_as` do the same work, so in this process one may join
     another that waits (its input then reaches the handler in the first's JOINED)."""
-    if queue.holds_inputs:
-        group = f"{kind}:{same_as}" if same_as else ""
-        queue.submit(Job(kind, held={"data": {**data, **(in_process or {})}}, group=group))
-    else:
-        queue.submit(input_job(kind, data, store, queue))
+    queue.submit(input_job(kind, data, store, queue, in_process, same_as))
 
 
 def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> None:
@@ -58,9 +54,17 @@ def submit_eventually(kind: str, data: dict[str, Any], store: ActionStore, queue
             log.error("job_dropped_queue_full", kind=kind)
 
 
-def input_job(kind: str, data: dict[str, Any], store: ActionStore, queue: JobQueue) -> Job:
+def input_job(
+    kind: str,
+    data: dict[str, Any],
+    store: ActionStore,
+    queue: JobQueue,
+    in_process: dict[str, Any] | None = None,
+    same_as: str = "",
+) -> Job:
     if queue.holds_inputs:
-        return Job(kind, held={"data": data})
+        held = {"data": {**data, **in_process} if in_process else data}
+        return Job(kind, held=held, group=f"{kind}:{same_as}" if same_as else "")
     now = utcnow()
     key = new_id(now)
     store.put_record(RECORD, key, {"data": data, "stored_at": iso(now)})

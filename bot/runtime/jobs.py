@@ -80,7 +80,6 @@ class _Entry:
     job: Job
     size: int
     context: contextvars.Context
-    joined: int = 0
 
 
 def job_bytes(job: Job) -> int:
@@ -168,11 +167,13 @@ class InlineQueue:
 
     def _join(self, job: Job, size: int) -> bool:
         entry = self._open.get(job.group) if job.group and job.held is not None else None
-        if entry is None or entry.job.held is None or entry.joined + 1 >= JOIN_LIMIT:
+        if entry is None or entry.job.held is None:
             return False
-        entry.job.held.setdefault(JOINED, []).append(job.held)
+        joined = entry.job.held.setdefault(JOINED, [])
+        if len(joined) + 1 >= JOIN_LIMIT:
+            return False
+        joined.append(job.held)
         entry.size += size
-        entry.joined += 1
         return True
 
     def wait_seconds(self) -> float:

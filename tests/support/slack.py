@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +22,30 @@ ALICE, BOB, CAROL = "U_ALICE", "U_BOB", "U_CAROL"
 
 def text_of(message: dict[str, Any]) -> str:
     return message.get("text", "") + json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+WHO_RAN = re.compile(r"^((?:<@\w+>(?:, | and )?)+) ran `/ops ([^`]+)`")
+
+
+def who_line(message: dict[str, Any]) -> str:
+    """A message's first line of text: for a command's answer, who ran what and where."""
+    block = (message.get("blocks") or [{}])[0]
+    element = (block.get("elements") or [{}])[0]
+    return element.get("text", "") if isinstance(element.get("text"), str) else ""
+
+
+def asked(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(who, command) for each person an answer names (commands alike that waited together
+    share one answer); empty for any other message."""
+    found = WHO_RAN.match(who_line(message))
+    if not found:
+        return []
+    return [(user, found.group(2)) for user in re.findall(r"<@(\w+)>", found.group(1))]
+
+
+def askers(message: dict[str, Any]) -> list[str]:
+    """Who an answer says ran its command, each once."""
+    return [user for user, _ in asked(message)]
 
 
 def plan(stack: Stack, text: str, user: str = ALICE) -> dict[str, Any]:
