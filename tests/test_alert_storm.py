@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bot import config as config_loader
+from bot.alerts import storm
 from bot.dev.local_google import LocalGoogleCerts
 from bot.errors import ConfigError
 from gcp.emulator import Emulator
@@ -330,3 +331,30 @@ def test_roll_back_from_the_group_card_plans_in_its_thread_and_hears_the_close(
     assert "2 incidents*: *1 open*, 1 closed" in text_of(group_card(stack, ERRORS))
     assert len(roots(stack)) == 4
     assert len(stack.slack.replies(OPS_CHANNEL, card["ts"])) == 1
+
+
+def test_a_group_card_counts_the_earlier_cards_whichever_push_creates_its_record(
+    stack: Stack,
+) -> None:
+    """Only the incident that starts a group knows how many had cards of their own before
+    it, and pushes run in parallel: the next incident can reach the group's record first.
+    The card still says how many came earlier."""
+    deps = stack.bot.deps
+    threshold = deps.config.storm_threshold
+    store_change = deps.store.change_record
+    started: list[bool] = []
+
+    def change_record(kind: str, key: str, change: Any) -> dict[str, Any] | None:
+        stored = store_change(kind, key, change)
+        if kind == storm.POLICY and (stored or {}).get("group") and not started:
+            started.append(True)  # the group has just started: the next push runs in between
+            assert deliver(stack, body(ERRORS, threshold))[-1] == 200
+        return stored
+
+    deps.store.change_record = change_record  # type: ignore[method-assign]
+    for n in range(threshold):
+        assert deliver(stack, body(ERRORS, n))[-1] == 200
+    assert started
+    settled(stack, lambda: "*2 incidents*" in text_of(group_card(stack, ERRORS)))
+    earlier = f"{threshold - 1} earlier incidents of this policy have their own cards."
+    assert earlier in text_of(group_card(stack, ERRORS))

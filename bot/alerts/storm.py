@@ -143,7 +143,9 @@ def answer_list(click: Click, deps: Deps) -> None:
 
 
 def _create(group_id: str, incident: Incident, earlier: int, deps: Deps) -> None:
-    """The group's record, once (a no-op when it exists)."""
+    """The group's record, once. Only the incident that started the group knows how many
+    came before it (`earlier`), and the next one may create the record first: the count is
+    then written into it."""
     fresh = {
         "policy": incident.policy_name,
         "severity": incident.severity,
@@ -157,8 +159,14 @@ def _create(group_id: str, incident: Incident, earlier: int, deps: Deps) -> None
         "earlier": earlier,
         "version": 0,
     }
+
+    def create(data: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not data:
+            return fresh
+        return {**data, "earlier": earlier} if earlier > data["earlier"] else None
+
     if group_id:
-        deps.store.change_record(GROUP, group_id, lambda data: None if data else fresh)
+        deps.store.change_record(GROUP, group_id, create)
 
 
 def _post(group_id: str, group: dict[str, Any], deps: Deps) -> int:
