@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -10,7 +13,6 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import config as config_loader
-from bot.alerts import intake
 from bot.app import build_app
 from bot.deps import Deps
 from bot.policy import GroupMembers, Policy, PolicyConfig
@@ -38,6 +40,9 @@ log = logs.get(__name__)
 # Long enough for a cold start's first request to be acknowledged without the imports
 # competing for the interpreter; short enough that its answer rarely waits for them.
 WARM_UP_DELAY_SECONDS = 0.1
+# What jobs and push routes use, loaded where it is first used (see bot.registry.later) or by
+# the warm-up: the master loads only what acknowledgements need before gunicorn forks.
+LOADED_LATER = ("handlers", "bot.ops", "bot.changes", "bot.alerts")
 
 
 @dataclass
@@ -59,15 +64,17 @@ class Bot:
             self.app, settings.slack_signing_secret, deps.store.first_seen, deps.now
         )
         routes = {
-            "/pubsub/alerts": intake.route(deps, alerts),
+            "/pubsub/alerts": lazy("bot.alerts.intake", "route", deps, alerts),
             "/tasks": tasks_route(deps.runners, deps.store, tasks),
         }
         return wsgi_app(slack, routes)
 
-    def warm_up(self, delay_seconds: float = WARM_UP_DELAY_SECONDS) -> None:
-        """Load the Google clients in the background once the server is up (see gcp.lazy)."""
+    def warm_up(self, delay_seconds: float = WARM_UP_DELAY_SECONDS) -> threading.Timer:
+        """Load in the background, once the server is up, what acknowledgements do not need:
+        the code of jobs and push routes, and the Google clients (see gcp.lazy)."""
         platform = self.deps.platform
-        warm_up([platform.run, platform.logs, platform.monitoring, platform.secrets], delay_seconds)
+        adapters = [platform.run, platform.logs, platform.monitoring, platform.secrets]
+        return warm_up(adapters, delay_seconds, modules_of(LOADED_LATER))
 
     def close(self) -> None:
         self.deps.queue.close()
@@ -121,6 +128,15 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     )
     app = build_app(deps)
     return Bot(deps, app, clients)
+
+
+def modules_of(packages: tuple[str, ...]) -> list[str]:
+    """Every module of `packages` (not of their subpackages), by name."""
+    found = []
+    for package in packages:
+        path = importlib.import_module(package).__path__
+        found += [f"{package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.ispkg]
+    return found
 
 
 def dispatch(job: Job, deps: Deps) -> None:

@@ -8,56 +8,50 @@ it calls a new API, one entry in ACTIONS below, and its tests.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gcp.log_queries import PRESETS
-from handlers import (
-    backups,
-    db_kit,
-    disable_version,
-    indexes,
-    restore,
-    revisions,
-    roll_forward,
-    rollback,
-    rotate,
-    scale,
-    slo,
-    slo_goal,
-    status,
-)
-from handlers import logs as log_verbs
-from handlers.actions import ChangeSteps
 from handlers.blocks import Block
 from handlers.commands import Command, Verb
 from handlers.commands import parse as parse_with
-from handlers.config import OpsConfig
+from handlers.config import DATABASE_TARGET, OpsConfig
 from handlers.plans import Refusal
-from handlers.ports import Platform
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+    from handlers.actions import ChangeSteps
 
 ReadAnswer = Callable[[Command, "Deps"], list[Block]]
-Handler = Callable[[Command, Platform, OpsConfig], list[Block]]
 
 
-def _on_platform(handler: Handler) -> ReadAnswer:
-    return lambda cmd, deps: handler(cmd, deps.platform, deps.config)
+def later(path: str) -> Any:
+    """`package.module.name`, its module imported now if it is not yet. A verb's code loads on
+    its first use, or in the warm-up after start (bot.container), not before the server's first
+    acknowledgement: creating its dataclasses alone is most of a cold start's own work."""
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
 
 
-def _why(cmd: Command, deps: Deps) -> list[Block]:
-    from bot.ops import why  # adds the bot's own change records: bot-side
+@dataclass(frozen=True)
+class Read:
+    """A read action's answer: `path` names the function that builds it, called with
+    (cmd, platform, config) from handlers/, with (cmd, deps) from bot/ when `bot_side`, and
+    with the clock's time too when `dated`."""
 
-    return why.answer(cmd, deps)
+    path: str
+    bot_side: bool = False
+    dated: bool = False
 
-
-def _history(cmd: Command, deps: Deps) -> list[Block]:
-    from bot.ops import history  # history renders the store's records: bot-side
-
-    return history.render(cmd, deps)
+    def __call__(self, cmd: Command, deps: Deps) -> list[Block]:
+        answer = later(self.path)
+        if self.bot_side:
+            return list(answer(cmd, deps))
+        if self.dated:
+            return list(answer(cmd, deps.platform, deps.config, deps.now()))
+        return list(answer(cmd, deps.platform, deps.config))
 
 
 @dataclass(frozen=True)
@@ -65,7 +59,7 @@ class RunbookAction:
     name: str
     grammar: Verb | None  # None: reached only through a button (e.g. Disable old version)
     answer: ReadAnswer | None = None  # a read action answers in the thread
-    change: ChangeSteps | None = None  # a change action is planned, confirmed and executed
+    change: str = ""  # a change action's ChangeSteps (`later`): planned, confirmed, executed
     params: Callable[[Command], dict[str, Any]] = field(default=lambda cmd: {})
     policy_verb: str = ""  # the [policy] rules' key; the action's name by default
     target: str = ""  # the change's target when the command names none (the database)
@@ -78,7 +72,7 @@ class RunbookAction:
 def _register(*actions: RunbookAction) -> dict[str, RunbookAction]:
     registered = {}
     for action in actions:
-        grammar = action.grammar and replace(action.grammar, mutating=action.change is not None)
+        grammar = action.grammar and replace(action.grammar, mutating=bool(action.change))
         registered[action.name] = replace(action, grammar=grammar)
     return registered
 
@@ -96,7 +90,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             "/ops status fluxori-backend --env prod",
             positionals=("service",),
         ),
-        answer=_on_platform(status.run),
+        answer=Read("handlers.status.run"),
     ),
     RunbookAction(
         "revisions",
@@ -108,7 +102,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service",),
             flags=("env", "limit"),
         ),
-        answer=_on_platform(revisions.run),
+        answer=Read("handlers.revisions.run"),
     ),
     RunbookAction(
         "errors",
@@ -120,7 +114,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service",),
             flags=("env", "since", "limit"),
         ),
-        answer=_on_platform(log_verbs.run_errors),
+        answer=Read("handlers.logs.run_errors"),
     ),
     RunbookAction(
         "logs",
@@ -132,7 +126,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service", "preset"),
             flags=("env", "since", "limit"),
         ),
-        answer=_on_platform(log_verbs.run_preset),
+        answer=Read("handlers.logs.run_preset"),
     ),
     RunbookAction(
         "rollback",
@@ -144,7 +138,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service",),
             flags=("env", "to", "override"),
         ),
-        change=rollback.STEPS,
+        change="handlers.rollback.STEPS",
         params=lambda cmd: {"to": cmd.to_revision},
     ),
     RunbookAction(
@@ -158,7 +152,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service",),
             flags=("env", "to", "canary", "override"),
         ),
-        change=roll_forward.STEPS,
+        change="handlers.roll_forward.STEPS",
         params=lambda cmd: {"to": cmd.to_revision, "canary": cmd.canary},
     ),
     RunbookAction(
@@ -172,7 +166,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             flags=("env", "override"),
             takes_settings=True,
         ),
-        change=scale.STEPS,
+        change="handlers.scale.STEPS",
         params=lambda cmd: {"settings": cmd.settings},
     ),
     RunbookAction(
@@ -185,9 +179,9 @@ ACTIONS: dict[str, RunbookAction] = _register(
             optional_positionals=("secret",),
             flags=("env", "override"),
         ),
-        change=rotate.STEPS,
+        change="handlers.rotate.STEPS",
     ),
-    RunbookAction("disable-secret-version", None, change=disable_version.STEPS),
+    RunbookAction("disable-secret-version", None, change="handlers.disable_version.STEPS"),
     RunbookAction(
         "slo",
         Verb(
@@ -197,7 +191,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             "/ops slo fluxori-backend",
             positionals=("service",),
         ),
-        answer=_on_platform(slo.run),
+        answer=Read("handlers.slo.run"),
     ),
     RunbookAction(
         "slo-goal",
@@ -211,7 +205,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             optional_positionals=("slo",),
             flags=("env", "goal", "window", "override"),
         ),
-        change=slo_goal.STEPS,
+        change="handlers.slo_goal.STEPS",
         params=lambda cmd: {
             "slo": cmd.slo,
             "goal_percent": cmd.goal_percent,
@@ -229,7 +223,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             positionals=("service",),
             flags=("env", "since"),
         ),
-        answer=_why,
+        answer=Read("bot.ops.why.answer", bot_side=True),
     ),
     RunbookAction(
         "history",
@@ -243,7 +237,7 @@ ACTIONS: dict[str, RunbookAction] = _register(
             optional_positionals=("service",),
             flags=("env", "limit", "user", "outcome", "since", "before"),
         ),
-        answer=_history,
+        answer=Read("bot.ops.history.render", bot_side=True),
     ),
 )
 DATABASE_ACTIONS = _register(
@@ -256,7 +250,7 @@ DATABASE_ACTIONS = _register(
             "/ops indexes orders --env prod",
             optional_positionals=("collection",),
         ),
-        answer=_on_platform(indexes.run),
+        answer=Read("handlers.indexes.run"),
     ),
     RunbookAction(
         "create-index",
@@ -268,9 +262,9 @@ DATABASE_ACTIONS = _register(
             positionals=("collection", "fields"),
             flags=("env", "override"),
         ),
-        change=indexes.CREATE,
+        change="handlers.indexes.CREATE",
         params=lambda cmd: dict(cmd.args),
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
     ),
     RunbookAction(
         "delete-index",
@@ -282,9 +276,9 @@ DATABASE_ACTIONS = _register(
             positionals=("index",),
             flags=("env", "override"),
         ),
-        change=indexes.DELETE,
+        change="handlers.indexes.DELETE",
         params=lambda cmd: dict(cmd.args),
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
     ),
     RunbookAction(
         "backups",
@@ -294,7 +288,7 @@ DATABASE_ACTIONS = _register(
             "Firestore exports in the backup bucket, newest first, and how old the newest is.",
             "/ops backups --env prod",
         ),
-        answer=lambda cmd, deps: backups.run(cmd, deps.platform, deps.config, deps.now()),
+        answer=Read("handlers.backups.run", dated=True),
     ),
     RunbookAction(
         "export",
@@ -305,9 +299,9 @@ DATABASE_ACTIONS = _register(
             "/ops export --collections users,orders",
             flags=("env", "collections", "override"),
         ),
-        change=backups.EXPORT,
+        change="handlers.backups.EXPORT",
         params=lambda cmd: {"collections": cmd.collections},
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
     ),
     RunbookAction(
         "restore",
@@ -319,9 +313,9 @@ DATABASE_ACTIONS = _register(
             positionals=("date",),
             flags=("env", "collections", "override"),
         ),
-        change=restore.STEPS,
+        change="handlers.restore.STEPS",
         params=lambda cmd: {**cmd.args, "collections": cmd.collections},
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
     ),
 )
 ACTIONS.update(DATABASE_ACTIONS)
@@ -336,6 +330,7 @@ def parse(text: str, config: OpsConfig) -> Command:
 def steps(name: str) -> ChangeSteps:
     """The registered change steps of `name`; Refusal for anything else."""
     action = ACTIONS.get(name)
-    if action is None or action.change is None:
+    if action is None or not action.change:
         raise Refusal(f"`{name}` is not a change I know how to make.")
-    return action.change
+    found: ChangeSteps = later(action.change)
+    return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -33,19 +34,26 @@ class _Lazy:
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self._resolve(), attribute)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._resolve()(*args, **kwargs)
+
 
 def lazy(module: str, name: str, *args: Any) -> Any:
-    """`module.name(*args)`, built when an attribute is first used."""
+    """`module.name(*args)`, built when an attribute is first used or it is first called."""
     return _Lazy(module, name, *args)
 
 
-def warm_up(adapters: list[Any], delay_seconds: float) -> threading.Timer:
-    """Build the lazy `adapters` on a background thread after `delay_seconds`, so the first
-    answer does not pay for the imports and the first acknowledgement does not compete
-    with them."""
+def warm_up(
+    adapters: list[Any], delay_seconds: float, modules: Sequence[str] = ()
+) -> threading.Timer:
+    """Import `modules` and build the lazy `adapters` on a background thread after
+    `delay_seconds`, so the first answer does not pay for the imports and the first
+    acknowledgement does not compete with them."""
 
     def build_all() -> None:
         try:
+            for module in modules:
+                importlib.import_module(module)
             for adapter in adapters:
                 if isinstance(adapter, _Lazy):
                     adapter._resolve()

@@ -5,22 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
-@dataclass(frozen=True)
-class ServiceRef:
-    """Identifies one Cloud Run service."""
-
-    project: str
-    region: str
-    service: str
-
-    @property
-    def parent(self) -> str:
-        return f"projects/{self.project}/locations/{self.region}"
-
-    @property
-    def name(self) -> str:
-        return f"{self.parent}/services/{self.service}"
+from gcp.refs import ServiceRef as ServiceRef  # kept apart, for start-up: see gcp.refs
 
 
 @dataclass(frozen=True)

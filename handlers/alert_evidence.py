@@ -10,12 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gcp.diagnosis_models import RevisionHealth
-from handlers import blocks as bk
-from handlers.diagnosis import Finding
-from handlers.timefmt import human
-from handlers.why import change_sentence_start, rate_text, trouble_words
-
 RUNBOOKS = ("high-error-rate", "high-latency")  # the alerts a change can explain
 ROLLBACK = ("Roll back", "alert.rollback")
 NO_CHANGE_BUTTONS = (
@@ -38,43 +32,6 @@ class AlertEvidence:
         if not isinstance(data, dict):
             return None
         return cls(str(data.get("text", "")), str(data.get("rollback_to", "")))
-
-
-def from_finding(
-    finding: Finding,
-    baseline: RevisionHealth | None,
-    serving: RevisionHealth | None,
-    window_text: str,
-) -> AlertEvidence:
-    """`baseline`: the last healthy revision's health over a longer window before the change;
-    `serving`: the revision serving last in the window."""
-    healthy = finding.last_healthy
-    if finding.suspect is None or healthy is None:
-        return AlertEvidence(_no_change(finding, finding.troubled or serving, window_text))
-    text = ":mag: " + change_sentence_start(finding)
-    before = baseline or healthy
-    image = f" (image {bk.code(finding.last_healthy_image)})" if finding.last_healthy_image else ""
-    span = ""
-    if before.first_served and finding.took_traffic and finding.took_traffic > before.first_served:
-        span = f" the previous {human(finding.took_traffic - before.first_served)}"
-    text += f"; {bk.code(healthy.revision)}{image} served{span} at {rate_text(before)}."
-    return AlertEvidence(text, rollback_to=healthy.revision)
-
-
-def _no_change(finding: Finding, serving: RevisionHealth | None, window_text: str) -> str:
-    if serving is None:
-        return f":mag: No requests recorded in the last {window_text}: no change to blame."
-    if not finding.trouble:
-        return (
-            f":mag: No change explains it: no revision that took traffic in the last"
-            f" {window_text} is worse than the one before it; {bk.code(serving.revision)} is"
-            f" serving at {rate_text(serving)}. Look at the logs and scaling."
-        )
-    return (
-        f":mag: No change explains it: no deploy in the last {window_text}; the"
-        f" {trouble_words(finding.trouble)} rose on {bk.code(serving.revision)}, which had been"
-        f" serving ({rate_text(serving)}). Look at the logs and scaling."
-    )
 
 
 def buttons(

@@ -11,7 +11,7 @@ from handlers import blocks as bk
 from handlers import db_kit
 from handlers.actions import ChangeContext, ChangeSteps
 from handlers.commands import Command, UsageError
-from handlers.config import OpsConfig
+from handlers.config import DATABASE_TARGET, OpsConfig
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 from handlers.ports import Platform
 
@@ -98,7 +98,7 @@ def plan_export(ctx: ChangeContext) -> Plan:
     return Plan(
         verb="export",
         env=ctx.env,
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
         title=f"Export Firestore ({db_kit.named(collections)})",
         changes=(Change("Export", "none", uri),),
         notes=(

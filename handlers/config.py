@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gcp.models import ServiceRef
+from gcp.refs import ServiceRef
+
+DATABASE_TARGET = "firestore"  # every database action's target: one database per project
 
 
 @dataclass(frozen=True)

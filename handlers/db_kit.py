@@ -13,7 +13,6 @@ from handlers import blocks as bk
 from handlers.actions import ChangeContext
 from handlers.plans import Progress, Refusal, Result
 
-TARGET = "firestore"  # the change target of every database action (one database per project)
 # Firestore's rules for a collection id (https://firebase.google.com/docs/firestore/quotas):
 # no `/`, not `.` or `..`, not `__…__`; shorter here than the 1,500 bytes allowed, and without
 # the characters Slack formatting gives a meaning to (`` ` < > & | * ``), as typed.

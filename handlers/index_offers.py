@@ -10,12 +10,11 @@ from gcp.db_models import IndexSpec
 from gcp.index_links import find_indexes
 from gcp.models import LogEntry
 from handlers import blocks as bk
+from handlers.buttons import CREATE_INDEX, SEPARATOR
 from handlers.indexes import field_list, spec_text
 
-BUTTON = "db.create_index"
 MAX_VALUE = 200  # what the click handler reads of a button's value
 MAX_OFFERS = 5
-SEPARATOR = "|"
 
 
 def indexes_asked_for(entries: list[LogEntry]) -> list[IndexSpec]:
@@ -33,12 +32,6 @@ def button_value(env: str, spec: IndexSpec) -> str:
     return SEPARATOR.join((env, spec.collection, spec_text(spec)))
 
 
-def parse_value(value: str) -> tuple[str, str, str] | None:
-    """(env, collection, fields) from a button's value, or None."""
-    parts = value.split(SEPARATOR)
-    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
-
-
 def offers(entries: list[LogEntry], env: str) -> list[bk.Block]:
     out: list[bk.Block] = []
     for number, spec in enumerate(indexes_asked_for(entries)[:MAX_OFFERS]):
@@ -54,6 +47,6 @@ def offers(entries: list[LogEntry], env: str) -> list[bk.Block]:
             continue
         out.append(bk.section(text))
         out.append(
-            bk.actions(f"index-offer-{number}", bk.button("Create this index", BUTTON, value))
+            bk.actions(f"index-offer-{number}", bk.button("Create this index", CREATE_INDEX, value))
         )
     return out

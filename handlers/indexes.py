@@ -11,7 +11,7 @@ from handlers import blocks as bk
 from handlers import db_kit
 from handlers.actions import ChangeContext, ChangeSteps
 from handlers.commands import Command, UsageError
-from handlers.config import OpsConfig
+from handlers.config import DATABASE_TARGET, OpsConfig
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 from handlers.ports import Platform
 
@@ -86,7 +86,7 @@ def plan_create(ctx: ChangeContext) -> Plan:
     return Plan(
         verb="create-index",
         env=ctx.env,
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
         title=f"Create an index on {collection}",
         changes=(Change(f"Index on `{collection}`", "none", spec.short),),
         notes=(
@@ -124,7 +124,7 @@ def plan_delete(ctx: ChangeContext) -> Plan:
     return Plan(
         verb="delete-index",
         env=ctx.env,
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
         title=f"Delete index {index_id} on {index.spec.collection}",
         changes=(Change(f"Index on `{index.spec.collection}`", index.spec.short, "deleted"),),
         notes=(_uses(ctx, index.spec.collection), "Queries that need it fail until it is rebuilt."),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gcp.models import Service
 from handlers import blocks as bk
+
+if TYPE_CHECKING:
+    from gcp.models import Service
 
 
 class Refusal(Exception):

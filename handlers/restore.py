@@ -9,6 +9,7 @@ from gcp.db_models import Export
 from handlers import backups, db_kit
 from handlers import blocks as bk
 from handlers.actions import ChangeContext, ChangeSteps
+from handlers.config import DATABASE_TARGET
 from handlers.plans import Change, Plan, Progress, Refusal, Result
 
 EXPORT_FIRST_ENVS = ("prod",)
@@ -61,7 +62,7 @@ def plan(ctx: ChangeContext) -> Plan:
     return Plan(
         verb="restore",
         env=ctx.env,
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
         title=f"Restore {what} from the {export.date} export",
         changes=tuple(changes),
         notes=(

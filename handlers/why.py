@@ -16,6 +16,8 @@ from gcp.log_queries import build_filter, logs_explorer_url
 from gcp.models import LogEntry, Revision, ServiceRef, SloStatus
 from handlers import blocks as bk
 from handlers import logs as log_verbs
+from handlers.alert_evidence import AlertEvidence
+from handlers.buttons import WHY_ERRORS, WHY_ROLLBACK, WHY_SCALE, why_value
 from handlers.commands import Command
 from handlers.config import OpsConfig
 from handlers.diagnosis import (
@@ -35,9 +37,6 @@ REVISIONS_READ = 20
 ERROR_SCAN = 300
 MAX_TIMELINE = 15
 MAX_GROUPS = 5
-ROLLBACK_BUTTON = "why.rollback"
-ERRORS_BUTTON = "why.errors"
-SCALE_BUTTON = "why.scale_up"
 
 
 @dataclass(frozen=True)
@@ -305,25 +304,15 @@ def step_buttons(env: str, service: str, finding: Finding) -> list[bk.Block]:
     """The runbook step as buttons: roll back to the last healthy one, or errors and scaling."""
     healthy = finding.last_healthy
     if finding.suspect is not None and healthy is not None:
-        value = button_value(env, service, healthy.revision)
-        return [bk.button(f"Roll back to {healthy.revision}", ROLLBACK_BUTTON, value, "danger")]
+        value = why_value(env, service, healthy.revision)
+        return [bk.button(f"Roll back to {healthy.revision}", WHY_ROLLBACK, value, "danger")]
     if not finding.trouble:
         return []
-    value = button_value(env, service, "")
+    value = why_value(env, service, "")
     return [
-        bk.button("Show errors", ERRORS_BUTTON, value),
-        bk.button("Scale up", SCALE_BUTTON, value),
+        bk.button("Show errors", WHY_ERRORS, value),
+        bk.button("Scale up", WHY_SCALE, value),
     ]
-
-
-def button_value(env: str, service: str, revision: str) -> str:
-    return f"{env}|{service}|{revision}"
-
-
-def parse_button_value(value: str) -> tuple[str, str, str]:
-    """(env, service, revision); empty strings for anything unreadable."""
-    parts = value.split("|")
-    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", "")
 
 
 def sources(evidence: Evidence) -> list[str]:
@@ -339,3 +328,40 @@ def sources(evidence: Evidence) -> list[str]:
         for q in evidence.audit_queries
     ]
     return links
+
+
+def alert_evidence(
+    finding: Finding,
+    baseline: RevisionHealth | None,
+    serving: RevisionHealth | None,
+    window_text: str,
+) -> AlertEvidence:
+    """`baseline`: the last healthy revision's health over a longer window before the change;
+    `serving`: the revision serving last in the window."""
+    healthy = finding.last_healthy
+    if finding.suspect is None or healthy is None:
+        return AlertEvidence(_no_change(finding, finding.troubled or serving, window_text))
+    text = ":mag: " + change_sentence_start(finding)
+    before = baseline or healthy
+    image = f" (image {bk.code(finding.last_healthy_image)})" if finding.last_healthy_image else ""
+    span = ""
+    if before.first_served and finding.took_traffic and finding.took_traffic > before.first_served:
+        span = f" the previous {human(finding.took_traffic - before.first_served)}"
+    text += f"; {bk.code(healthy.revision)}{image} served{span} at {rate_text(before)}."
+    return AlertEvidence(text, rollback_to=healthy.revision)
+
+
+def _no_change(finding: Finding, serving: RevisionHealth | None, window_text: str) -> str:
+    if serving is None:
+        return f":mag: No requests recorded in the last {window_text}: no change to blame."
+    if not finding.trouble:
+        return (
+            f":mag: No change explains it: no revision that took traffic in the last"
+            f" {window_text} is worse than the one before it; {bk.code(serving.revision)} is"
+            f" serving at {rate_text(serving)}. Look at the logs and scaling."
+        )
+    return (
+        f":mag: No change explains it: no deploy in the last {window_text}; the"
+        f" {trouble_words(finding.trouble)} rose on {bk.code(serving.revision)}, which had been"
+        f" serving ({rate_text(serving)}). Look at the logs and scaling."
+    )

@@ -352,5 +352,10 @@ def test_every_grammar_verb_is_registered_with_what_it_does() -> None:
     for name, verb in registry.VERBS.items():
         action = registry.ACTIONS[name]
         if name != "help":
-            assert (action.answer is None) != (action.change is None), name
-        assert verb.mutating == (action.change is not None)
+            assert (action.answer is None) != (not action.change), name
+        assert verb.mutating == bool(action.change)
+    for name, action in registry.ACTIONS.items():  # what each names is there to load
+        if action.change:
+            assert callable(registry.steps(name).plan), name
+        if isinstance(action.answer, registry.Read):
+            assert callable(registry.later(action.answer.path)), name

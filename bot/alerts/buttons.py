@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.alerts import evidence, storm
+from bot.alerts import incident_records, storm
 from bot.alerts.incident_records import RECORD, load
 from bot.changes import admission
 from bot.changes.admission import ChangeRequest
@@ -103,7 +103,7 @@ def on_click(click: Click, deps: Deps) -> None:
 
 def _proposed_revision(record: dict[str, Any]) -> str:
     """The last healthy revision the card's evidence named; "" lets the rollback choose."""
-    found = evidence.stored(record)
+    found = incident_records.stored(record)
     return found.rollback_to if found else ""
 
 
@@ -156,7 +156,7 @@ def _acknowledge(incident: alerts.Incident, record: dict[str, Any], user: str, d
     ):
         return
     deps.store.put_record(RECORD, incident.incident_id, {**record, "acked_by": user})
-    card = alerts.card(incident, acked_by=user, evidence=evidence.stored(record))
+    card = alerts.card(incident, acked_by=user, evidence=incident_records.stored(record))
     deps.messenger.update(record["channel"], record["ts"], card)
     deps.messenger.post(
         record["channel"], [bk.context(f":eyes: <@{user}> is on it.")], thread_ts=record["ts"]

@@ -12,7 +12,7 @@ from bot.deps import Deps
 from bot.ops.why import recent_changes
 from bot.runtime import logs
 from handlers import why
-from handlers.alert_evidence import RUNBOOKS, AlertEvidence, from_finding
+from handlers.alert_evidence import RUNBOOKS, AlertEvidence
 from handlers.alerts import Incident
 from handlers.timefmt import window
 
@@ -45,13 +45,4 @@ def _read(incident: Incident, deps: Deps) -> AlertEvidence:
         healthy = finding.last_healthy.revision
         report = deps.platform.health.report(ref, BASELINE)
         baseline = next((h for h in report.revisions if h.revision == healthy), None)
-    return from_finding(finding, baseline, serving, window(WINDOW))
-
-
-def record_fields(evidence: AlertEvidence | None) -> dict[str, object]:
-    """What the alert's record keeps, so the card is drawn the same way again (Acknowledge)."""
-    return {"evidence": evidence.to_record()} if evidence else {}
-
-
-def stored(record: dict[str, object]) -> AlertEvidence | None:
-    return AlertEvidence.from_record(record.get("evidence"))
+    return why.alert_evidence(finding, baseline, serving, window(WINDOW))

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from handlers.alert_evidence import AlertEvidence
 from handlers.alerts import Incident
 
 RECORD = "alert"
@@ -34,3 +35,12 @@ def _link(link: Any) -> tuple[str, str]:
         return str(link.get("name", "")), str(link.get("url", ""))
     name, url = link
     return str(name), str(url)
+
+
+def record_fields(evidence: AlertEvidence | None) -> dict[str, object]:
+    """What the alert's record keeps, so the card is drawn the same way again (Acknowledge)."""
+    return {"evidence": evidence.to_record()} if evidence else {}
+
+
+def stored(record: dict[str, object]) -> AlertEvidence | None:
+    return AlertEvidence.from_record(record.get("evidence"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.alerts import evidence, storm
+from bot.alerts import evidence, incident_records, storm
 from bot.alerts.incident_records import RECORD, dump, load
 from bot.deps import Deps
 from bot.runtime import logs
@@ -94,7 +94,7 @@ def _publish(incident: Incident, deps: Deps) -> None:
             RECORD,
             incident.incident_id,
             {"channel": channel, "ts": ts, "incident": dump(incident)}
-            | evidence.record_fields(found),
+            | incident_records.record_fields(found),
         )
         return
     if opened is None:

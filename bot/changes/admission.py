@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bot import registry
-from bot.changes import planning
 from bot.deps import Deps
 from bot.policy import ALLOW, Decision, cooling_down, rate_limited
 from bot.runtime import job_inputs, logs
@@ -67,6 +66,8 @@ def register(deps: Deps) -> None:
 
 def handle(request: ChangeRequest, deps: Deps) -> None:
     """Admit the request, then plan it; refusals are recorded and answered."""
+    from bot.changes import planning  # loads after start-up (cold start): see bot.registry.later
+
     decision = admit(request, deps)
     if not decision.allowed:
         refuse(request, decision.reason, deps)

@@ -16,7 +16,6 @@ from typing import Any
 
 from bot.changes import admission
 from bot.changes.admission import ChangeRequest
-from bot.changes.execution import run_approved
 from bot.deps import Deps
 from bot.policy import ALLOW, Decision
 from bot.runtime import job_inputs, logs
@@ -156,6 +155,10 @@ def run(action: Action, deps: Deps) -> None:
     if action.state is not State.APPROVED:
         log.info("run_skipped_not_approved", action_id=action.id, state=action.state.value)
         return
+    from bot.changes.execution import (
+        run_approved,  # loads after start-up (cold start): see bot.registry.later
+    )
+
     show_card(action, deps)
     run_approved(action, deps)
 

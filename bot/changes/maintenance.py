@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 
 from bot import registry
-from bot.changes import approval, planning
+from bot.changes import approval
 from bot.deps import Deps
 from bot.runtime import logs
 from bot.runtime.jobs import Job, QueueFull
@@ -157,6 +157,8 @@ def interrupted_blocks(action: Action, deps: Deps) -> list[bk.Block]:
 
 
 def _current_state(action: Action, deps: Deps) -> str:
+    from bot.changes import planning  # loads after start-up (cold start): see bot.registry.later
+
     ctx = planning.context(deps, action.env, action.target, action.params)
     return registry.steps(action.verb).current_state(ctx)
 

@@ -4,6 +4,7 @@ report before → after (for a canary, with the next step)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.deps import Deps
 from bot.runtime import logs
@@ -11,10 +12,11 @@ from bot.runtime.jobs import Job, NotYet
 from bot.slack import cards
 from bot.store import Action, Event
 from gcp.errors import GcpError
-from gcp.models import RequestStats
 from handlers import blocks as bk
-from handlers import verify
 from handlers.timefmt import window as window_text
+
+if TYPE_CHECKING:
+    from gcp.models import RequestStats
 
 log = logs.get(__name__)
 
@@ -69,6 +71,8 @@ def run(job: Job, deps: Deps) -> None:
 def _verdict(
     action: Action, before: RequestStats, after: RequestStats, window: str
 ) -> tuple[list[bk.Block], str]:
+    from handlers import verify  # loads after start-up (cold start): see bot.registry.later
+
     if action.verb == "rollback":
         blocks = verify.render(action.target, before, after, window)
         return blocks, "improved" if verify.improved(before, after) else "not improved"

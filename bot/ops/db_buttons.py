@@ -18,9 +18,8 @@ from bot.deps import Deps
 from bot.runtime import job_inputs
 from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
-from handlers import db_kit
-from handlers.index_offers import BUTTON as CREATE_INDEX
-from handlers.index_offers import parse_value
+from handlers.buttons import CREATE_INDEX, parse_index_value
+from handlers.config import DATABASE_TARGET
 
 JOB_KIND = "db_click"
 
@@ -42,7 +41,7 @@ def request_change(click: Click, deps: Deps) -> None:
 
 
 def _create_index(click: Click) -> ChangeRequest | None:
-    parsed = parse_value(click.value)
+    parsed = parse_index_value(click.value)
     if parsed is None:
         return None
     env, collection, fields = parsed
@@ -60,7 +59,7 @@ def _request(
     return ChangeRequest(
         verb=verb,
         env=env,
-        target=db_kit.TARGET,
+        target=DATABASE_TARGET,
         user=click.user,
         channel=click.channel,
         origin=origin,

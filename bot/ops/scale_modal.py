@@ -4,7 +4,7 @@ validated on submit with errors shown beside the fields, then the same plan as `
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
@@ -13,11 +13,11 @@ from bot.changes.admission import ChangeRequest
 from bot.deps import Deps
 from bot.runtime import job_inputs, logs
 from bot.runtime.jobs import QueueFull
-from gcp import run_rules
 from gcp.errors import GcpError
-from gcp.models import Revision, Service, ServiceRef
 from handlers import blocks as bk
-from handlers import scale
+
+if TYPE_CHECKING:
+    from gcp.models import Revision, Service, ServiceRef
 
 log = logs.get(__name__)
 
@@ -136,6 +136,9 @@ def field_errors(settings: dict[str, str], meta: dict[str, Any]) -> dict[str, st
     """Slack's `errors` response, every problem at once: block id -> message. Only values the
     form changes are judged (a current value the rules dislike is not the user's doing)."""
     current: dict[str, str] = meta.get("current") or {}
+    from gcp import run_rules  # loads after start-up (cold start): see bot.registry.later
+    from handlers import scale
+
     edited = {k: v for k, v in settings.items() if v and v != current.get(k)}
     change, problems = scale.parse_change(edited)
     if current and not problems:

@@ -21,16 +21,16 @@ from bot.runtime import job_inputs
 from bot.slack.click_jobs import queue_click
 from bot.slack.clicks import Click
 from bot.store import Event
+from handlers.buttons import WHY_ERRORS, WHY_ROLLBACK, WHY_SCALE, parse_why_value
 from handlers.commands import Command
-from handlers.why import ERRORS_BUTTON, ROLLBACK_BUTTON, SCALE_BUTTON, parse_button_value
 
 JOB_KIND = "why_click"
 
 
 def register(app: App, deps: Deps) -> None:
-    for action_id in (ROLLBACK_BUTTON, ERRORS_BUTTON):
+    for action_id in (WHY_ROLLBACK, WHY_ERRORS):
         app.action(action_id)(lambda ack, body: on_button(ack, body, deps))
-    app.action(SCALE_BUTTON)(lambda ack, body: on_scale_up(ack, body, deps))
+    app.action(WHY_SCALE)(lambda ack, body: on_scale_up(ack, body, deps))
     deps.runners[JOB_KIND] = job_inputs.runner(
         deps.store, lambda data: on_click(Click(**data), deps)
     )
@@ -57,7 +57,7 @@ def on_click(click: Click, deps: Deps) -> None:
     if target is None:
         return
     env, service, revision = target
-    if click.button == ROLLBACK_BUTTON:
+    if click.button == WHY_ROLLBACK:
         request = ChangeRequest(
             verb="rollback",
             env=env,
@@ -81,7 +81,7 @@ def _thread(click: Click) -> str:
 
 def _checked(click: Click, deps: Deps) -> tuple[str, str, str] | None:
     """The button's environment, service and revision, if they are known and readable."""
-    env, service, revision = parse_button_value(click.value)
+    env, service, revision = parse_why_value(click.value)
     reason = ""
     if env not in deps.config.environments or service not in deps.config.services:
         reason = "That button names no service I manage."
