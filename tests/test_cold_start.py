@@ -58,7 +58,9 @@ def loaded(tmp_path: Path) -> dict[str, list[str]]:
 def action_modules() -> set[str]:
     """The module of every registered action's code: its change steps or its answer."""
     paths = [action.change for action in registry.ACTIONS.values() if action.change]
-    paths += [a.answer.path for a in registry.ACTIONS.values() if isinstance(a.answer, registry.Read)]
+    paths += [
+        a.answer.path for a in registry.ACTIONS.values() if isinstance(a.answer, registry.Read)
+    ]
     return {path.rsplit(".", 1)[0] for path in paths}
 
 
