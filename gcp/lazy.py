@@ -46,17 +46,17 @@ def lazy(module: str, name: str, *args: Any) -> Any:
 def warm_up(
     adapters: list[Any], delay_seconds: float, modules: Sequence[str] = ()
 ) -> threading.Timer:
-    """Import `modules` and build the lazy `adapters` on a background thread after
+    """Build the lazy `adapters`, then import `modules`, on a background thread after
     `delay_seconds`, so the first answer does not pay for the imports and the first
     acknowledgement does not compete with them."""
 
     def build_all() -> None:
         try:
-            for module in modules:
-                importlib.import_module(module)
-            for adapter in adapters:
+            for adapter in adapters:  # first: what the first answers wait for
                 if isinstance(adapter, _Lazy):
                     adapter._resolve()
+            for module in modules:
+                importlib.import_module(module)
         except Exception:  # first use will raise it again, where someone sees the answer
             log.exception("google_clients_warm_up_failed")
 
