@@ -83,7 +83,8 @@ class Clients:
     def channel(self) -> grpc.Channel:
         # Called under self._lock by `get`, so creation happens once.
         if self._channel is None:
-            assert self.emulator_host is not None
+            if self.emulator_host is None:
+                raise RuntimeError("a channel is for the emulator; Google's clients open their own")
             import grpc
 
             channel = grpc.insecure_channel(self.emulator_host)

@@ -42,12 +42,11 @@ def missing_bucket(bucket: str) -> str:
 
 
 def freshness(exports: list[Export], now: datetime, max_age_hours: int) -> str:
-    complete = [e for e in exports if e.complete and e.updated]
+    complete = [(e, e.updated) for e in exports if e.complete and e.updated is not None]
     if not complete:
         return ":warning: *No complete Firestore export in the bucket.* Run `/ops export`."
-    newest = complete[0]
-    assert newest.updated is not None
-    age = now - newest.updated
+    newest, updated = complete[0]
+    age = now - updated
     said = f"Newest complete export: {bk.code(newest.date, 60)}, {_age(age)} old"
     if age > timedelta(hours=max_age_hours):
         return f":warning: *{said}*: older than {max_age_hours} h. Run `/ops export`."

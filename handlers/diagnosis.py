@@ -83,10 +83,9 @@ def diagnose(
         if not trouble:
             continue
         arrived = health.first_served is not None and health.first_served > window_start
-        if not arrived:
+        took = took_traffic_at(health, revisions) if arrived else None
+        if took is None:
             return Finding(trouble, troubled=health)
-        took = took_traffic_at(health, revisions)
-        assert took is not None
         began = _trouble_began(health, trouble)
         return Finding(
             trouble,

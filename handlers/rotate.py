@@ -160,7 +160,8 @@ def _deploy(
     progress: Progress,
 ) -> list[tuple[ServiceRef, str, str]]:
     entries = params["consumers"]
-    assert isinstance(entries, list)
+    if not isinstance(entries, list):
+        raise TypeError("the plan's `consumers` is not a list of services")
     deployed = []
     for entry in entries:
         ref = config.service_ref(env, str(entry["service"]))

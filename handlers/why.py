@@ -172,8 +172,8 @@ def change_sentence(finding: Finding) -> str:
 def change_sentence_start(finding: Finding) -> str:
     """ "5xx began N after `rev-B` took traffic at T (by …): X% 5xx, p95 Y ms"."""
     suspect, took = finding.suspect, finding.took_traffic
-    assert suspect is not None
-    assert took is not None
+    if suspect is None or took is None:
+        raise ValueError("only a finding with a suspect change has a change to name")
     gap = (finding.trouble_began or took) - took
     when = f"{human(gap)} after" if gap > timedelta(0) else "as soon as"
     return (
