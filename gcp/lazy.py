@@ -11,6 +11,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -51,14 +52,13 @@ def warm_up(
     acknowledgement does not compete with them."""
 
     def build_all() -> None:
-        try:
-            for adapter in adapters:  # first: what the first answers wait for
-                if isinstance(adapter, _Lazy):
-                    adapter._resolve()
-            for module in modules:
-                importlib.import_module(module)
-        except Exception:  # first use will raise it again, where someone sees the answer
-            log.exception("google_clients_warm_up_failed")
+        steps = [a._resolve for a in adapters if isinstance(a, _Lazy)]  # first answers need them
+        steps += [partial(importlib.import_module, module) for module in modules]
+        for step in steps:  # each on its own: one that fails does not keep the others cold
+            try:
+                step()
+            except Exception:  # first use will raise it again, where someone sees the answer
+                log.exception("warm_up_failed")
 
     timer = threading.Timer(delay_seconds, build_all)
     timer.daemon = True

@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot import registry
 from bot.container import LOADED_LATER, modules_of
+from gcp.lazy import lazy, warm_up
 from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET
 
 # What `python -m bot serve` loads before gunicorn forks, and what its worker builds; then
@@ -78,3 +81,17 @@ def test_the_server_is_ready_before_the_actions_code_loads_and_the_warm_up_loads
     assert set(modules_of(LOADED_LATER)) <= warmed
     assert later <= warmed
     assert found["run"] == "CloudRunAdapter"  # the Google clients are built too
+
+
+def test_a_warm_up_step_that_fails_leaves_the_others_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that cannot be built (no credentials, say) is logged and built again on first
+    use; the modules after it are loaded all the same."""
+    (tmp_path / "warmed_after_a_failure.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = lazy("no_such_module_here", "Adapter")
+    warm_up([broken], 0, ["warmed_after_a_failure"]).join(timeout=30)
+    assert sys.modules["warmed_after_a_failure"].LOADED
+    with pytest.raises(ModuleNotFoundError):
+        broken.anything  # noqa: B018  first use raises it where it is used
