@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers import blocks as bk
-from handlers.alerts import SEVERITY_ICONS, Incident
+from handlers.alerts import ACK, SEVERITY_ICONS, Incident
 
 LIST = "alert.group_list"
 SHOWN_ON_CARD = 12  # the newest incidents listed on the card itself
@@ -38,6 +38,7 @@ class Group:
     earlier: int  # incidents of the policy that got their own cards before the group began
     services: tuple[str, ...]  # "" among them: an incident on no configured service
     newest: tuple[tuple[Incident, bool], ...]
+    acked_by: str = ""  # who acknowledged the storm (the group card's Acknowledge)
 
     @property
     def open(self) -> int:
@@ -69,6 +70,8 @@ def card(group: Group) -> list[bk.Block]:
         notes.append(f"…and {group.total - SHOWN_ON_CARD} more: *List all incidents*")
     if group.earlier:
         notes.append(f"{group.earlier} earlier incidents of this policy have their own cards.")
+    if group.acked_by:
+        notes.append(f":eyes: <@{group.acked_by}> is on it")
     if notes:
         out.append(bk.context(*notes))
     out.append(bk.actions(f"alert-group:{group.group_id}"[:255], *_buttons(group)))
@@ -84,6 +87,8 @@ def _buttons(group: Group) -> list[bk.Block]:
     buttons = []
     if group.open and group.one_service:
         buttons = [bk.button(label, aid, group.value) for label, aid in ONE_SERVICE_BUTTONS]
+    if group.open and not group.acked_by:
+        buttons.append(bk.button("Acknowledge", ACK, group.value))
     return [*buttons, bk.button("List all incidents", LIST, f"{group.value}:0")]
 
 

@@ -22,7 +22,7 @@ from bot.alerts import storm
 from bot.dev.local_google import LocalGoogleCerts
 from bot.errors import ConfigError
 from gcp.emulator import Emulator
-from tests.support.slack import ALICE, SAMPLES, click_payload, push, send_interaction, text_of
+from tests.support.slack import ALICE, BOB, SAMPLES, click_payload, push, send_interaction, text_of
 from tests.support.stack import OPS_CHANNEL, Stack, eventually, start_stack
 
 SAMPLE = json.loads((SAMPLES / "alert-open.json").read_text())
@@ -232,6 +232,31 @@ def test_group_buttons_act_for_the_policy_and_the_list_is_for_readers(stack: Sta
     text = text_of(group_card(stack, ERRORS))
     assert "alert.rollback" not in text
     assert "fluxori-backend · fluxori-frontend · prod" in text
+
+
+def test_acknowledge_on_a_group_card_names_who_is_on_the_storm_once(stack: Stack) -> None:
+    """Acknowledge on the group card: the card names who is on it, in place, and its thread
+    says so once; a second click made before the card changed does nothing more. The card
+    keeps every incident and its other buttons."""
+    for n in range(6):
+        deliver(stack, body(ERRORS, n))
+    card = group_card(stack, ERRORS)
+    assert "alert.ack" in text_of(card)
+    posts = len(roots(stack))
+    late = click_payload(stack, ALICE, card, "alert.ack")  # clicked before the card changed
+    assert stack.slack.click(BOB, OPS_CHANNEL, card["ts"], "alert.ack").status == 200
+    assert send_interaction(stack, late) == 200
+    stack.idle()
+    settled(stack, lambda: "<@U_BOB> is on it" in text_of(group_card(stack, ERRORS)))
+    text = text_of(group_card(stack, ERRORS))
+    assert "alert.ack" not in text
+    assert "U_ALICE" not in text
+    assert "3 incidents*: *3 open*" in text
+    assert "alert.rollback" in text
+    thread = [text_of(m) for m in stack.slack.replies(OPS_CHANNEL, card["ts"])]
+    [said] = [t for t in thread if "is on it" in t]
+    assert "<@U_BOB> is on it." in said
+    assert len(roots(stack)) == posts
 
 
 def test_a_bad_list_click_gets_a_clear_answer(stack: Stack) -> None:

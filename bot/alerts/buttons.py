@@ -81,7 +81,9 @@ def on_click(click: Click, deps: Deps) -> None:
     if found is None:
         return
     record, incident = found
-    if click.button == alerts.ACK:
+    if click.button == alerts.ACK and click.value.startswith("group:"):
+        storm.acknowledge(click.value.removeprefix("group:"), click.user, deps)
+    elif click.button == alerts.ACK:
         _acknowledge(incident, record, click.user, deps)
     elif click.button == "alert.rollback":
         request = ChangeRequest(

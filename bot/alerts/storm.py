@@ -26,6 +26,7 @@ from bot.runtime import job_inputs, logs
 from bot.runtime.jobs import QueueFull
 from bot.slack.clicks import Click
 from handlers import alert_groups
+from handlers import blocks as bk
 from handlers.alert_groups import Group
 from handlers.alerts import Incident
 
@@ -109,6 +110,27 @@ def close(group_id: str, incident: Incident, deps: Deps) -> None:
     _change(group_id, mark, deps)
     if changed["closed"]:
         _refresh(group_id, -1, deps)
+
+
+def acknowledge(group_id: str, user: str, deps: Deps) -> None:
+    """Acknowledge on a group card: who is on the storm shows on the card, in place, and in
+    its thread; the first click counts, as on an incident's own card."""
+    acked = {"now": False}
+
+    def mark(data: dict[str, Any] | None) -> dict[str, Any] | None:
+        group = dict(data or {})
+        acked["now"] = bool(group) and not group.get("acked_by")
+        if not acked["now"]:
+            return None
+        return {**group, "acked_by": user, "version": group["version"] + 1}
+
+    group = _change(group_id, mark, deps)
+    if not acked["now"]:
+        return
+    _refresh(group_id, -1, deps)
+    on_it = [bk.context(f":eyes: <@{user}> is on it.")]
+    deps.messenger.post(group["channel"], on_it, thread_ts=group["ts"])
+    log.info("alert_group_acknowledged", group=group_id, user=user)
 
 
 def target(group_id: str, deps: Deps) -> tuple[dict[str, Any], Incident] | None:
@@ -240,6 +262,7 @@ def _view(group_id: str, group: dict[str, Any], deps: Deps) -> Group:
         earlier=int(group["earlier"]),
         services=tuple(group["services"]),
         newest=tuple(_members(newest, group, deps)),
+        acked_by=str(group.get("acked_by", "")),
     )
 
 
