@@ -243,3 +243,35 @@ def test_a_job_joins_one_of_its_group_only_while_that_one_waits() -> None:
     assert ran == [["A", "B"], ["C"]]
     assert queue.depth() == 0
     queue.close()
+
+
+def test_jobs_alike_gather_while_one_of_their_group_runs() -> None:
+    """With a worker free, B (queued while A of its group runs) waits for A, and C and D join
+    it: one run answers the three. A job of another group runs meanwhile."""
+    ran: list[list[str]] = []
+    a_running, a_release, other_ran = threading.Event(), threading.Event(), threading.Event()
+
+    def runner(job: Job) -> None:
+        held = job.held or {}
+        ran.append([held["data"], *(other["data"] for other in held.get(JOINED, []))])
+        if held["data"] == "A":
+            a_running.set()
+            a_release.wait(10)
+        if held["data"] == "E":
+            other_ran.set()
+
+    def job(name: str, group: str = "same") -> Job:
+        return Job("command", held={"data": name}, group=group)
+
+    queue = InlineQueue(runner, workers=2)
+    queue.submit(job("A"))
+    assert a_running.wait(10)
+    for name in "BCD":
+        queue.submit(job(name))
+    queue.submit(job("E", group="other"))
+    assert other_ran.wait(10)  # the free worker took E, not B
+    assert ran == [["A"], ["E"]]
+    a_release.set()
+    assert queue.drain(10)
+    assert ran == [["A"], ["E"], ["B", "C", "D"]]
+    queue.close()

@@ -128,6 +128,7 @@ class InlineQueue:
         self._budget = budget_bytes
         self._lanes: tuple[deque[_Entry], deque[_Entry]] = (deque(), deque())
         self._open: dict[str, _Entry] = {}  # by group: the queued job a new one would join
+        self._running_groups: dict[str, int] = {}  # by group: its jobs running now
         self._queued_bytes = 0
         self._running = 0
         self._closed = False
@@ -201,16 +202,32 @@ class InlineQueue:
 
     def _next(self) -> _Entry | None:
         with self._changed:
-            while not (self._lanes[0] or self._lanes[1]):
-                if self._closed:
+            while (entry := self._take()) is None:
+                if self._closed and not (self._lanes[0] or self._lanes[1]):
                     return None
                 self._changed.wait()
-            entry = (self._lanes[0] or self._lanes[1]).popleft()
-            if self._open.get(entry.job.group) is entry:  # started: nothing joins it now
-                del self._open[entry.job.group]
+            group = entry.job.group
+            if self._open.get(group) is entry:  # started: nothing joins it now
+                del self._open[group]
+            if group:
+                self._running_groups[group] = self._running_groups.get(group, 0) + 1
             self._queued_bytes -= entry.size
             self._running += 1
             return entry
+
+    def _take(self) -> _Entry | None:
+        """The next job to start: changes first, then the first read not gathering. A group's
+        open job (the one new jobs of the group join) waits while a job of its group runs,
+        gathering those that arrive meanwhile: their answer would be the same one, posted
+        again, a few milliseconds later."""
+        if self._lanes[0]:
+            return self._lanes[0].popleft()
+        for index, entry in enumerate(self._lanes[1]):
+            group = entry.job.group
+            if not (group in self._running_groups and self._open.get(group) is entry):
+                del self._lanes[1][index]
+                return entry
+        return None
 
     def _work(self) -> None:
         while (entry := self._next()) is not None:
@@ -219,10 +236,19 @@ class InlineQueue:
                 entry.context.run(self._run, entry.job)
             finally:
                 with self._changed:
-                    self._running -= 1
+                    self._finished(entry.job.group)
                     self._durations.record(time.monotonic() - started)
-                    if self.depth() == 0:
-                        self._idle.notify_all()
+
+    def _finished(self, group: str) -> None:
+        self._running -= 1
+        if group:
+            left = self._running_groups.pop(group) - 1
+            if left:
+                self._running_groups[group] = left
+            elif group in self._open:  # its gathered job may start now
+                self._changed.notify()
+        if self.depth() == 0:
+            self._idle.notify_all()
 
     def _run(self, job: Job) -> None:
         try:
