@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ log = logs.get(__name__)
 # Long enough for a cold start's first request to be acknowledged without the imports
 # competing for the interpreter; short enough that its answer rarely waits for them.
 WARM_UP_DELAY_SECONDS = 0.1
-# What jobs and push routes use, loaded where it is first used (see bot.registry.later) or by
+# What jobs and push routes use, loaded where it is first used (see gcp.lazy.later) or by
 # the warm-up: the master loads only what acknowledgements need before gunicorn forks.
 LOADED_LATER = ("handlers", "bot.ops", "bot.changes", "bot.alerts")
 
@@ -74,7 +72,7 @@ class Bot:
         the code of jobs and push routes, and the Google clients (see gcp.lazy)."""
         platform = self.deps.platform
         adapters = [platform.run, platform.logs, platform.monitoring, platform.secrets]
-        return warm_up(adapters, delay_seconds, modules_of(LOADED_LATER))
+        return warm_up(adapters, delay_seconds, LOADED_LATER)
 
     def close(self) -> None:
         self.deps.queue.close()
@@ -128,15 +126,6 @@ def build(settings: Settings, call_settings: CallSettings | None = None) -> Bot:
     )
     app = build_app(deps)
     return Bot(deps, app, clients)
-
-
-def modules_of(packages: tuple[str, ...]) -> list[str]:
-    """Every module of `packages` (not of their subpackages), by name."""
-    found = []
-    for package in packages:
-        path = importlib.import_module(package).__path__
-        found += [f"{package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.ispkg]
-    return found
 
 
 def dispatch(job: Job, deps: Deps) -> None:

@@ -8,11 +8,11 @@ it calls a new API, one entry in ACTIONS below, and its tests.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from gcp.lazy import later
 from gcp.log_queries import PRESETS
 from handlers.blocks import Block
 from handlers.commands import Command, Verb
@@ -27,19 +27,11 @@ if TYPE_CHECKING:
 ReadAnswer = Callable[[Command, "Deps"], list[Block]]
 
 
-def later(path: str) -> Any:
-    """`package.module.name`, its module imported now if it is not yet. A verb's code loads on
-    its first use, or in the warm-up after start (bot.container), not before the server's first
-    acknowledgement: creating its dataclasses alone is most of a cold start's own work."""
-    module, name = path.rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)
-
-
 @dataclass(frozen=True)
 class Read:
-    """A read action's answer: `path` names the function that builds it, called with
-    (cmd, platform, config) from handlers/, with (cmd, deps) from bot/ when `bot_side`, and
-    with the clock's time too when `dated`."""
+    """A read action's answer, loaded on first use (`later`): `path` names the function that
+    builds it, called with (cmd, platform, config) from handlers/, with (cmd, deps) from bot/
+    when `bot_side`, and with the clock's time too when `dated`."""
 
     path: str
     bot_side: bool = False

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
 import threading
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def later(path: str) -> Any:
+    """`package.module.name`, its module imported now if it is not yet. What acknowledgements
+    do not need loads on first use, or in the warm-up after start, not before the server's
+    first acknowledgement: creating its dataclasses alone is most of a cold start's own work."""
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
 
 
 class _Lazy:
@@ -29,7 +38,7 @@ class _Lazy:
         with self._lock:
             if self._target is None:
                 module, name, args = self._spec
-                self._target = getattr(importlib.import_module(module), name)(*args)
+                self._target = later(f"{module}.{name}")(*args)
             return self._target
 
     def __getattr__(self, attribute: str) -> Any:
@@ -45,15 +54,15 @@ def lazy(module: str, name: str, *args: Any) -> Any:
 
 
 def warm_up(
-    adapters: list[Any], delay_seconds: float, modules: Sequence[str] = ()
+    adapters: list[Any], delay_seconds: float, packages: Sequence[str] = ()
 ) -> threading.Timer:
-    """Build the lazy `adapters`, then import `modules`, on a background thread after
-    `delay_seconds`, so the first answer does not pay for the imports and the first
-    acknowledgement does not compete with them."""
+    """Build the lazy `adapters`, then import every module of `packages`, on a background
+    thread after `delay_seconds`, so the first answer does not pay for the imports and the
+    first acknowledgement does not compete with them."""
 
     def build_all() -> None:
         steps = [a._resolve for a in adapters if isinstance(a, _Lazy)]  # first answers need them
-        steps += [partial(importlib.import_module, module) for module in modules]
+        steps += [partial(importlib.import_module, module) for module in modules_of(packages)]
         for step in steps:  # each on its own: one that fails does not keep the others cold
             try:
                 step()
@@ -64,3 +73,12 @@ def warm_up(
     timer.daemon = True
     timer.start()
     return timer
+
+
+def modules_of(packages: Sequence[str]) -> list[str]:
+    """Every module of `packages` (not of their subpackages), by name."""
+    found = []
+    for package in packages:
+        path = importlib.import_module(package).__path__
+        found += [f"{package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.ispkg]
+    return found

@@ -18,11 +18,14 @@ def why_value(env: str, service: str, revision: str) -> str:
 
 def parse_why_value(value: str) -> tuple[str, str, str]:
     """(env, service, revision); empty strings for anything unreadable."""
-    parts = value.split(SEPARATOR)
-    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", "")
+    return _three(value) or ("", "", "")
 
 
 def parse_index_value(value: str) -> tuple[str, str, str] | None:
     """(env, collection, fields) from a "Create this index" button's value, or None."""
+    return _three(value)
+
+
+def _three(value: str) -> tuple[str, str, str] | None:
     parts = value.split(SEPARATOR)
     return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None

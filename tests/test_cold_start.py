@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot import registry
-from bot.container import LOADED_LATER, modules_of
-from gcp.lazy import lazy, warm_up
+from bot.container import LOADED_LATER
+from gcp.lazy import lazy, modules_of, warm_up
 from tests.support.stack import BOT_TOKEN, OPS_CHANNEL, SIGNING_SECRET
 
 # What `python -m bot serve` loads before gunicorn forks, and what its worker builds; then
@@ -88,10 +88,13 @@ def test_a_warm_up_step_that_fails_leaves_the_others_warm(
 ) -> None:
     """A client that cannot be built (no credentials, say) is logged and built again on first
     use; the modules after it are loaded all the same."""
-    (tmp_path / "warmed_after_a_failure.py").write_text("LOADED = True\n")
+    package = tmp_path / "warmed_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "after_a_failure.py").write_text("LOADED = True\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     broken = lazy("no_such_module_here", "Adapter")
-    warm_up([broken], 0, ["warmed_after_a_failure"]).join(timeout=30)
-    assert sys.modules["warmed_after_a_failure"].LOADED
+    warm_up([broken], 0, ["warmed_package"]).join(timeout=30)
+    assert sys.modules["warmed_package.after_a_failure"].LOADED
     with pytest.raises(ModuleNotFoundError):
         broken.anything  # noqa: B018  first use raises it where it is used

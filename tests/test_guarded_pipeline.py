@@ -18,6 +18,7 @@ from bot.changes.admission import ChangeRequest
 from bot.dev.local_google import LocalGoogleCerts
 from bot.store import Filters, State
 from gcp.emulator import Emulator
+from gcp.lazy import later
 from handlers.plans import Refusal
 from tests.support.models import PROD_BACKEND
 from tests.support.slack import (
@@ -358,4 +359,4 @@ def test_every_grammar_verb_is_registered_with_what_it_does() -> None:
         if action.change:
             assert callable(registry.steps(name).plan), name
         if isinstance(action.answer, registry.Read):
-            assert callable(registry.later(action.answer.path)), name
+            assert callable(later(action.answer.path)), name

@@ -128,8 +128,8 @@ def acknowledge(group_id: str, user: str, deps: Deps) -> None:
     if not acked["now"]:
         return
     _refresh(group_id, -1, deps)
-    on_it = [bk.context(f":eyes: <@{user}> is on it.")]
-    deps.messenger.post(group["channel"], on_it, thread_ts=group["ts"])
+    on_it = [bk.context(f":eyes: <@{user}> is on it.")]  # kept while Slack is down
+    deps.outbox.post(group["channel"], on_it, thread_ts=group["ts"], key=f"ack:{group_id}")
     log.info("alert_group_acknowledged", group=group_id, user=user)
 
 

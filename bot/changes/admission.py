@@ -66,7 +66,7 @@ def register(deps: Deps) -> None:
 
 def handle(request: ChangeRequest, deps: Deps) -> None:
     """Admit the request, then plan it; refusals are recorded and answered."""
-    from bot.changes import planning  # loads after start-up (cold start): see bot.registry.later
+    from bot.changes import planning  # loads after start-up (cold start): see gcp.lazy.later
 
     decision = admit(request, deps)
     if not decision.allowed:

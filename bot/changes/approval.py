@@ -156,7 +156,7 @@ def run(action: Action, deps: Deps) -> None:
         log.info("run_skipped_not_approved", action_id=action.id, state=action.state.value)
         return
     from bot.changes.execution import (
-        run_approved,  # loads after start-up (cold start): see bot.registry.later
+        run_approved,  # loads after start-up (cold start): see gcp.lazy.later
     )
 
     show_card(action, deps)

@@ -157,7 +157,7 @@ def interrupted_blocks(action: Action, deps: Deps) -> list[bk.Block]:
 
 
 def _current_state(action: Action, deps: Deps) -> str:
-    from bot.changes import planning  # loads after start-up (cold start): see bot.registry.later
+    from bot.changes import planning  # loads after start-up (cold start): see gcp.lazy.later
 
     ctx = planning.context(deps, action.env, action.target, action.params)
     return registry.steps(action.verb).current_state(ctx)

@@ -71,7 +71,7 @@ def run(job: Job, deps: Deps) -> None:
 def _verdict(
     action: Action, before: RequestStats, after: RequestStats, window: str
 ) -> tuple[list[bk.Block], str]:
-    from handlers import verify  # loads after start-up (cold start): see bot.registry.later
+    from handlers import verify  # loads after start-up (cold start): see gcp.lazy.later
 
     if action.verb == "rollback":
         blocks = verify.render(action.target, before, after, window)

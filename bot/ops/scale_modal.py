@@ -136,7 +136,7 @@ def field_errors(settings: dict[str, str], meta: dict[str, Any]) -> dict[str, st
     """Slack's `errors` response, every problem at once: block id -> message. Only values the
     form changes are judged (a current value the rules dislike is not the user's doing)."""
     current: dict[str, str] = meta.get("current") or {}
-    from gcp import run_rules  # loads after start-up (cold start): see bot.registry.later
+    from gcp import run_rules  # loads after start-up (cold start): see gcp.lazy.later
     from handlers import scale
 
     edited = {k: v for k, v in settings.items() if v and v != current.get(k)}
